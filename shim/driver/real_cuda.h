@@ -1,0 +1,36 @@
+// The real driver behind the shim: its dlopen handle and a typed pointer for
+// every hooked entry point, resolved once when the driver is loaded. Hooks
+// call the driver only through this table.
+#pragma once
+
+#include <string>
+
+#include "shim/interpose/cuda_api.h"
+
+namespace tgs {
+
+struct RealCuda {
+#define TGS_CUDA_HOOK(name, params, args) CUresult (*name) params = nullptr;
+#include "shim/interpose/cuda_hooks.def"
+#undef TGS_CUDA_HOOK
+  // Not hooked, but needed to map contexts, streams and devices to GPUs.
+  CUresult (*cuCtxGetCurrent)(CUcontext*) = nullptr;
+  CUresult (*cuCtxGetDevice)(CUdevice*) = nullptr;
+  CUresult (*cuStreamGetCtx)(CUstream, CUcontext*) = nullptr;
+  CUresult (*cuStreamGetDevice)(CUstream, CUdevice*) = nullptr;
+  CUresult (*cuCtxPushCurrent_v2)(CUcontext) = nullptr;
+  CUresult (*cuCtxPopCurrent_v2)(CUcontext*) = nullptr;
+  CUresult (*cuDeviceGetCount)(int*) = nullptr;
+  CUresult (*cuDeviceGet)(CUdevice*, int) = nullptr;
+  CUresult (*cuDeviceGetUuid_v2)(CUuuid*, CUdevice) = nullptr;
+  CUresult (*cuMemPoolGetAttribute)(CUmemoryPool, CUmemPool_attribute, void*) = nullptr;
+
+  void* handle = nullptr;
+  std::string path;
+};
+
+// Resolves every pointer of `real` from `handle`; missing entries stay null
+// (the hook then reports CUDA_ERROR_NOT_FOUND, as a driver lacking it would).
+void ResolveRealCuda(void* handle, RealCuda* real);
+
+}  // namespace tgs

@@ -1,0 +1,111 @@
+// Every kernel launch path of the driver API, metered on its way to the
+// driver. Graph launches count as one launch here; counting the blocks of
+// their kernel nodes belongs with the rate control that needs it.
+#include "shim/interpose/hooks.h"
+#include "shim/launch/launch_meter.h"
+
+namespace tgs {
+namespace launch {
+
+thread_local ThreadLaunchCache tls_launch_cache __attribute__((tls_model("initial-exec")));
+
+state::ProcessGpuCounters* CountersForContext(CUcontext) {
+  Runtime& rt = Runtime::Get();
+  int gpu = rt.GpuForCurrentContext();
+  state::ProcessSlot* slot = rt.process_slot();
+  if (gpu < 0 || slot == nullptr) return nullptr;
+  return &slot->gpu[gpu];
+}
+
+}  // namespace launch
+
+namespace hooks {
+namespace {
+const RealCuda& Real() { return Runtime::Get().real(); }
+}  // namespace
+
+CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx,
+                        unsigned int by, unsigned int bz, unsigned int shmem, CUstream s, void** params,
+                        void** extra) {
+  const RealCuda& real = Real();
+  launch::Meter(real, 1, launch::Blocks(gx, gy, gz));
+  return CallReal(real.cuLaunchKernel, f, gx, gy, gz, bx, by, bz, shmem, s, params, extra);
+}
+
+CUresult cuLaunchKernel_ptsz(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx,
+                             unsigned int by, unsigned int bz, unsigned int shmem, CUstream s, void** params,
+                             void** extra) {
+  const RealCuda& real = Real();
+  launch::Meter(real, 1, launch::Blocks(gx, gy, gz));
+  return CallReal(real.cuLaunchKernel_ptsz, f, gx, gy, gz, bx, by, bz, shmem, s, params, extra);
+}
+
+CUresult cuLaunchKernelEx(const CUlaunchConfig* config, CUfunction f, void** params, void** extra) {
+  const RealCuda& real = Real();
+  if (config != nullptr) launch::Meter(real, 1, launch::Blocks(config->gridDimX, config->gridDimY, config->gridDimZ));
+  return CallReal(real.cuLaunchKernelEx, config, f, params, extra);
+}
+
+CUresult cuLaunchKernelEx_ptsz(const CUlaunchConfig* config, CUfunction f, void** params, void** extra) {
+  const RealCuda& real = Real();
+  if (config != nullptr) launch::Meter(real, 1, launch::Blocks(config->gridDimX, config->gridDimY, config->gridDimZ));
+  return CallReal(real.cuLaunchKernelEx_ptsz, config, f, params, extra);
+}
+
+CUresult cuLaunchCooperativeKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx,
+                                   unsigned int by, unsigned int bz, unsigned int shmem, CUstream s, void** params) {
+  const RealCuda& real = Real();
+  launch::Meter(real, 1, launch::Blocks(gx, gy, gz));
+  return CallReal(real.cuLaunchCooperativeKernel, f, gx, gy, gz, bx, by, bz, shmem, s, params);
+}
+
+CUresult cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz,
+                                        unsigned int bx, unsigned int by, unsigned int bz, unsigned int shmem,
+                                        CUstream s, void** params) {
+  const RealCuda& real = Real();
+  launch::Meter(real, 1, launch::Blocks(gx, gy, gz));
+  return CallReal(real.cuLaunchCooperativeKernel_ptsz, f, gx, gy, gz, bx, by, bz, shmem, s, params);
+}
+
+CUresult cuLaunchCooperativeKernelMultiDevice(CUDA_LAUNCH_PARAMS* list, unsigned int numDevices, unsigned int flags) {
+  const RealCuda& real = Real();
+  if (list != nullptr) {
+    for (unsigned int i = 0; i < numDevices; ++i) {
+      launch::Meter(real, 1, launch::Blocks(list[i].gridDimX, list[i].gridDimY, list[i].gridDimZ));
+    }
+  }
+  return CallReal(real.cuLaunchCooperativeKernelMultiDevice, list, numDevices, flags);
+}
+
+CUresult cuLaunch(CUfunction f) {
+  const RealCuda& real = Real();
+  launch::Meter(real, 1, 1);
+  return CallReal(real.cuLaunch, f);
+}
+
+CUresult cuLaunchGrid(CUfunction f, int w, int h) {
+  const RealCuda& real = Real();
+  launch::Meter(real, 1, launch::Blocks(w > 0 ? w : 0, h > 0 ? h : 0, 1));
+  return CallReal(real.cuLaunchGrid, f, w, h);
+}
+
+CUresult cuLaunchGridAsync(CUfunction f, int w, int h, CUstream s) {
+  const RealCuda& real = Real();
+  launch::Meter(real, 1, launch::Blocks(w > 0 ? w : 0, h > 0 ? h : 0, 1));
+  return CallReal(real.cuLaunchGridAsync, f, w, h, s);
+}
+
+CUresult cuGraphLaunch(CUgraphExec exec, CUstream s) {
+  const RealCuda& real = Real();
+  launch::Meter(real, 1, 0);
+  return CallReal(real.cuGraphLaunch, exec, s);
+}
+
+CUresult cuGraphLaunch_ptsz(CUgraphExec exec, CUstream s) {
+  const RealCuda& real = Real();
+  launch::Meter(real, 1, 0);
+  return CallReal(real.cuGraphLaunch_ptsz, exec, s);
+}
+
+}  // namespace hooks
+}  // namespace tgs
