@@ -2,6 +2,7 @@
 
 #include "shim/core/container_identity.h"
 #include "shim/util/env.h"
+#include "shim/util/log.h"
 
 namespace tgs {
 
@@ -11,6 +12,7 @@ ShimConfig LoadShimConfig() {
     if (config.error.empty() && !error.empty()) config.error = error;
   };
 
+  record(TgsLogError());
   EnvSize limit = EnvByteSize("TGS_MEMORY_LIMIT");
   record(limit.error);
   if (limit.value) {

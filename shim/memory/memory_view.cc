@@ -18,6 +18,7 @@ MemoryView VirtualMemoryView(uint64_t real_free, uint64_t real_total, uint64_t l
 MemoryView ContainerMemoryView(int gpu, uint64_t real_free, uint64_t real_total) {
   state::StateFile* file = Runtime::Get().state_file();
   if (gpu < 0 || file == nullptr) return {real_free, real_total};
+  file->ReclaimDeadProcesses();
   return VirtualMemoryView(real_free, real_total, file->LimitBytes(gpu), file->UsedBytes(gpu));
 }
 

@@ -17,7 +17,9 @@ struct MemoryView {
 MemoryView VirtualMemoryView(uint64_t real_free, uint64_t real_total, uint64_t limit, uint64_t used);
 
 // The view for container GPU `gpu` (or the real one when gpu < 0 or the
-// accounting is not attached).
+// accounting is not attached). Siblings that died without releasing are
+// reclaimed first, so a report never shows their memory as used (a stale
+// view makes a second process of a container misjudge what it may take).
 MemoryView ContainerMemoryView(int gpu, uint64_t real_free, uint64_t real_total);
 
 }  // namespace tgs

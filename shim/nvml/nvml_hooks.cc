@@ -50,6 +50,7 @@ class NvmlRuntime {
     if (!state_) return *limit != 0;
     int gpu = state_->FindGpu(uuid);
     if (gpu >= 0) {
+      state_->ReclaimDeadProcesses();
       uint64_t stored = state_->LimitBytes(gpu);
       if (stored != 0 && (*limit == 0 || stored < *limit)) *limit = stored;
       *used = state_->UsedBytes(gpu);

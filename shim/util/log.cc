@@ -14,24 +14,30 @@ std::atomic<const char*> g_tag{"tgs"};
 // -1 means "not read yet"; reading TGS_LOG lazily keeps constructors free of getenv ordering issues.
 std::atomic<int> g_level{-1};
 
-int ReadLevel() {
-  const char* v = std::getenv("TGS_LOG");
+// -1 for an unknown name.
+int ParseLevel(const char* v) {
   if (v == nullptr || *v == '\0') return static_cast<int>(LogLevel::kWarn);
   if (!std::strcmp(v, "error")) return static_cast<int>(LogLevel::kError);
   if (!std::strcmp(v, "warn") || !std::strcmp(v, "warning")) return static_cast<int>(LogLevel::kWarn);
   if (!std::strcmp(v, "info")) return static_cast<int>(LogLevel::kInfo);
   if (!std::strcmp(v, "debug")) return static_cast<int>(LogLevel::kDebug);
-  char line[256];
-  int n = std::snprintf(line, sizeof line,
-                        "%s[%d]: TGS_LOG='%s' is not a log level (error, warn, info, debug); using warn\n",
-                        g_tag.load(), static_cast<int>(getpid()), v);
-  if (n > 0) (void)!write(STDERR_FILENO, line, static_cast<size_t>(n) < sizeof line ? n : sizeof line - 1);
-  return static_cast<int>(LogLevel::kWarn);
+  return -1;
+}
+
+int ReadLevel() {
+  int level = ParseLevel(std::getenv("TGS_LOG"));
+  return level < 0 ? static_cast<int>(LogLevel::kWarn) : level;
 }
 
 }  // namespace
 
 void SetLogTag(const char* tag) { g_tag.store(tag); }
+
+std::string TgsLogError() {
+  const char* v = std::getenv("TGS_LOG");
+  if (ParseLevel(v) >= 0) return "";
+  return std::string("TGS_LOG='") + v + "': not a log level (error, warn, info, debug)";
+}
 
 LogLevel CurrentLogLevel() {
   int level = g_level.load(std::memory_order_relaxed);

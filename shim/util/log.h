@@ -3,11 +3,13 @@
 // on errors and on allocation failures, where a syscall is acceptable.
 //
 // The level comes from TGS_LOG (error, warn, info, debug; default warn) and is
-// read once. Messages are formatted into a stack buffer and written with one
+// read once. An unknown value logs at warn; each component's configuration
+// reports it (TgsLogError) with its other variables. Messages are formatted into a stack buffer and written with one
 // write(2) so that lines from concurrent threads and processes do not interleave.
 #pragma once
 
 #include <cstdarg>
+#include <string>
 
 namespace tgs {
 
@@ -15,6 +17,9 @@ enum class LogLevel { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3 };
 
 // Sets the tag that prefixes every line ("tgs", "tgs-simgpu", ...).
 void SetLogTag(const char* tag);
+// "TGS_LOG='verbose': not a log level (error, warn, info, debug)", or empty
+// when TGS_LOG is unset or valid.
+std::string TgsLogError();
 LogLevel CurrentLogLevel();
 bool LogEnabled(LogLevel level);
 void Log(LogLevel level, const char* format, ...) __attribute__((format(printf, 2, 3)));
