@@ -51,8 +51,8 @@ if step "configure build/" cmake -S "$repo" -B "$repo/build" -DCMAKE_BUILD_TYPE=
 fi
 
 # Sanitizer builds: the unit tests only (the process-level tests and their
-# client programs are not built there). The tree is small, so it is built
-# whole; TGS_SANITIZER_TARGETS="a b" restricts it to named targets.
+# client programs are not built there). TGS_SANITIZER_TARGETS names the
+# targets to build; "all" builds the whole tree.
 if [[ "${TGS_SKIP_SANITIZERS:-0}" != 1 ]]; then
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_string_checks=1"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
@@ -60,7 +60,9 @@ if [[ "${TGS_SKIP_SANITIZERS:-0}" != 1 ]]; then
   for san in address thread; do
     case "$san" in address) dir="$repo/build-asan" ;; thread) dir="$repo/build-tsan" ;; esac
     targets=()
-    for t in ${TGS_SANITIZER_TARGETS:-}; do targets+=(--target "$t"); done
+    for t in ${TGS_SANITIZER_TARGETS:-tgs_shim_unit_tests tgs_policy_tests}; do
+      [[ "$t" == all ]] || targets+=(--target "$t")
+    done
     if step "configure $(basename "$dir") (TGS_SANITIZE=${san})" \
       cmake -S "$repo" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON -DTGS_SANITIZE="$san" &&
       step "build $(basename "$dir")" cmake --build "$dir" -j "$jobs" "${targets[@]}"; then
