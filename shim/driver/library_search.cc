@@ -63,7 +63,10 @@ LoadedLibrary LoadRealLibrary(const std::string& soname, const std::string& expl
                               const char* explicit_variable) {
   LoadedLibrary result;
   auto try_load = [&](const std::string& path) -> bool {
-    if (SameFileAsThisLibrary(path)) return false;
+    if (SameFileAsThisLibrary(path)) {
+      result.error += "\n  " + path + ": is this TGS shim, not the driver";
+      return false;
+    }
     void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (handle == nullptr) {
       const char* why = dlerror();

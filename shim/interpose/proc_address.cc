@@ -103,18 +103,48 @@ void Substitute(const char* api, const char* symbol, void** pfn, int version, cu
   *pfn = hook->hook;
 }
 
+// With no real driver, answer with the shim's own exports - hooks, and
+// trampolines that report CUDA_ERROR_NOT_INITIALIZED - so that the caller
+// reaches cuInit, which reports CUDA_ERROR_NO_DEVICE and logs why, as on a
+// machine whose driver finds no GPU.
+CUresult AnswerWithoutDriver(const char* symbol, void** pfn, int version, cuuint64_t flags,
+                             CUdriverProcAddressQueryResult* status) {
+  Runtime::Get().CheckUsable();  // logs the reason once
+  if (symbol == nullptr || pfn == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  void* fn = nullptr;
+  if (const HookedSymbol* hook = HookByVersion(symbol, version, flags)) {
+    fn = hook->hook;
+  } else {
+    static void* self = [] {
+      Dl_info info{};
+      dladdr(reinterpret_cast<const void*>(&::cuInit), &info);
+      return info.dli_fname ? dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD) : nullptr;
+    }();
+    fn = self ? dlsym(self, symbol) : nullptr;
+  }
+  *pfn = fn;
+  if (status) *status = fn ? CU_GET_PROC_ADDRESS_SUCCESS : CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND;
+  return fn ? CUDA_SUCCESS : CUDA_ERROR_NOT_FOUND;
+}
+
 }  // namespace
 
 namespace hooks {
 
 CUresult cuGetProcAddress_v2(const char* symbol, void** pfn, int cudaVersion, cuuint64_t flags,
                              CUdriverProcAddressQueryResult* symbolStatus) {
+  if (Runtime::Get().real().handle == nullptr) {
+    return AnswerWithoutDriver(symbol, pfn, cudaVersion, flags, symbolStatus);
+  }
   CUresult r = CallReal(Runtime::Get().real().cuGetProcAddress_v2, symbol, pfn, cudaVersion, flags, symbolStatus);
   if (r == CUDA_SUCCESS) Substitute("cuGetProcAddress_v2", symbol, pfn, cudaVersion, flags);
   return r;
 }
 
 CUresult cuGetProcAddress(const char* symbol, void** pfn, int cudaVersion, cuuint64_t flags) {
+  if (Runtime::Get().real().handle == nullptr) {
+    return AnswerWithoutDriver(symbol, pfn, cudaVersion, flags, nullptr);
+  }
   CUresult r = CallReal(Runtime::Get().real().cuGetProcAddress, symbol, pfn, cudaVersion, flags);
   if (r == CUDA_SUCCESS) Substitute("cuGetProcAddress", symbol, pfn, cudaVersion, flags);
   return r;

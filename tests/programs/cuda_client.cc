@@ -549,6 +549,7 @@ std::vector<Allocation> g_live;  // main thread only
                "commands: alloc <path> <size> | alloc-until-oom <path> <step> | free-last | free-all |\n"
                "          meminfo | nvml-meminfo | ctx-create | hold <seconds> | stress <threads> <seconds> |\n"
                "          rtld-next <size> | fork-child <size> | fork-wait | sleep-ms <ms>\n"
+               "          lookup <name> <cudaVersion> <flags>\n"
                "paths: alloc pitch managed async pool vmm array array3d mipmap rtld-next legacy\n",
                why);
   std::exit(64);
@@ -848,6 +849,26 @@ void CmdForkWait() {
               WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
+// lookup: asks cuGetProcAddress_v2 for (name, version, flags) and names the
+// exported symbol, and the library, the answer points to (dladdr), so a test
+// can see which variant - and whose function - a caller would get.
+void CmdLookup(const char* name, int version, unsigned long long flags) {
+  void* fn = nullptr;
+  CUdriverProcAddressQueryResult query{};
+  CUresult r = g_drv.getProcAddress(name, &fn, version, flags, &query);
+  Dl_info info{};
+  const char* symbol = "-";
+  const char* library = "-";
+  if (r == CUDA_SUCCESS && fn != nullptr && dladdr(fn, &info) != 0) {
+    if (info.dli_sname != nullptr) symbol = info.dli_sname;
+    if (info.dli_fname != nullptr) {
+      library = std::strrchr(info.dli_fname, '/') ? std::strrchr(info.dli_fname, '/') + 1 : info.dli_fname;
+    }
+  }
+  std::printf("RESULT lookup name=%s version=%d flags=%llu status=%s query=%d symbol=%s library=%s\n", name, version,
+              flags, ErrorName(r), static_cast<int>(query), symbol, library);
+}
+
 bool NeedsCuda(std::string_view cmd) {
   return cmd != "nvml-meminfo" && cmd != "ctx-create" && cmd != "fork-child" && cmd != "fork-wait" &&
          cmd != "sleep-ms";
@@ -905,6 +926,10 @@ int main(int argc, char** argv) {
       CmdForkChild(ParseSize(arg("size")));
     } else if (cmd == "fork-wait") {
       CmdForkWait();
+    } else if (cmd == "lookup") {
+      const char* name = arg("name");
+      int version = std::atoi(arg("version"));
+      CmdLookup(name, version, std::strtoull(arg("flags"), nullptr, 10));
     } else {
       Usage((std::string("unknown command ") + std::string(cmd)).c_str());
     }
