@@ -34,7 +34,11 @@ std::string CgroupId(std::string_view path) {
 }  // namespace
 
 std::string ContainerIdFromCgroupText(std::string_view text) {
-  std::string first_v1;
+  // cgroup v2 ("0::<path>") names the container on unified hosts. On hybrid
+  // hosts every process sits at "0::/" and only the v1 hierarchies tell
+  // containers apart, so a root path never identifies anything; among v1
+  // paths the memory controller's is preferred (every runtime sets it).
+  std::string unified, memory, first_v1;
   size_t pos = 0;
   while (pos < text.size()) {
     size_t end = text.find('\n', pos);
@@ -45,12 +49,23 @@ std::string ContainerIdFromCgroupText(std::string_view text) {
     size_t c1 = line.find(':');
     size_t c2 = c1 == std::string_view::npos ? c1 : line.find(':', c1 + 1);
     if (c2 == std::string_view::npos) continue;
+    std::string_view controllers = line.substr(c1 + 1, c2 - c1 - 1);
     std::string_view path = line.substr(c2 + 1);
     if (path.empty()) continue;
-    if (line.substr(0, c2) == "0:") return CgroupId(path);
-    if (first_v1.empty()) first_v1 = CgroupId(path);
+    if (line.substr(0, c2) == "0:") {
+      unified = std::string(path);
+      continue;
+    }
+    if (path == "/") continue;
+    if (first_v1.empty()) first_v1 = std::string(path);
+    size_t m = controllers.find("memory");
+    if (memory.empty() && m != std::string_view::npos) memory = std::string(path);
   }
-  return first_v1;
+  if (!unified.empty() && unified != "/") return CgroupId(unified);
+  if (!memory.empty()) return CgroupId(memory);
+  if (!first_v1.empty()) return CgroupId(first_v1);
+  if (!unified.empty()) return CgroupId(unified);
+  return "";
 }
 
 std::string ContainerIdFromCgroup(std::string* error) {

@@ -12,9 +12,18 @@ TEST(ContainerIdentity, PrefersTheUnifiedHierarchy) {
             "cgroup:/system.slice/x.scope");
 }
 
-TEST(ContainerIdentity, FallsBackToTheFirstV1Hierarchy) {
+TEST(ContainerIdentity, FallsBackToV1PreferringMemory) {
   EXPECT_EQ(ContainerIdFromCgroupText("12:memory:/docker/abc\n11:cpu:/docker/abc\n"), "cgroup:/docker/abc");
+  EXPECT_EQ(ContainerIdFromCgroupText("11:cpu:/x\n12:memory:/docker/abc\n"), "cgroup:/docker/abc");
   EXPECT_EQ(ContainerIdFromCgroupText("garbage"), "");
+}
+
+TEST(ContainerIdentity, HybridHostsAreToldApartByV1) {
+  // Hybrid mode: every process is at 0::/, the container is in the v1 paths.
+  std::string text =
+      "9:name=systemd:/\n8:pids:/\n4:memory:/process_api/e6af9328\n1:cpu:/\n0::/\n";
+  EXPECT_EQ(ContainerIdFromCgroupText(text), "cgroup:/process_api/e6af9328");
+  EXPECT_EQ(ContainerIdFromCgroupText("4:memory:/\n0::/\n"), "cgroup:/");
 }
 
 TEST(ContainerIdentity, LongPathsKeepTheirDistinguishingTail) {
