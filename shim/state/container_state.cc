@@ -1,11 +1,6 @@
 #include "shim/state/container_state.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 
 namespace tgs::state {
 
@@ -23,32 +18,6 @@ std::string StateFileName(const std::string& container_id) {
   char name[64];
   std::snprintf(name, sizeof name, "tgs-container-%016llx", static_cast<unsigned long long>(hash));
   return name;
-}
-
-uint64_t ProcessStartTime(pid_t pid) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  char buf[1024];
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = '\0';
-  // The command name (field 2) may contain spaces and parentheses; fields
-  // after it start behind the last ')'.
-  char* p = std::strrchr(buf, ')');
-  if (p == nullptr) return 0;
-  ++p;
-  // Field 3 (state) is the first after ')'; starttime is field 22.
-  for (int field = 3; field < 22; ++field) {
-    p = std::strchr(p + 1, ' ');
-    if (p == nullptr) return 0;
-  }
-  // A zombie has exited: its memory is gone even though /proc still lists it.
-  const char* state = std::strrchr(buf, ')') + 2;
-  if (*state == 'Z' || *state == 'X') return 0;
-  return std::strtoull(p + 1, nullptr, 10);
 }
 
 }  // namespace tgs::state

@@ -29,6 +29,8 @@
 #include <cstdint>
 #include <string>
 
+#include "shim/util/process_start_time.h"
+
 namespace tgs::state {
 
 inline constexpr uint64_t kMagic = 0x5441545343534754ull;  // "TGSCSTAT" little-endian
@@ -79,8 +81,7 @@ struct ContainerState {
 // File name of a container's state inside the state directory.
 std::string StateFileName(const std::string& container_id);
 
-// Identity of a live process that cannot be fooled by pid reuse; 0 if the
-// process does not exist.
-uint64_t ProcessStartTime(pid_t pid);
+// Identity of a live process that cannot be fooled by pid reuse.
+using ::tgs::ProcessStartTime;
 
 }  // namespace tgs::state

@@ -179,28 +179,6 @@ void RecomputeUsedLocked(Segment* seg) {
   }
 }
 
-uint64_t ProcessStartTime(pid_t pid) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  char buf[1024];
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = '\0';
-  // The command name may contain spaces and parentheses: fields follow the last ')'.
-  char* p = std::strrchr(buf, ')');
-  if (p == nullptr || p[1] == '\0') return 0;
-  char state = p[2];
-  if (state == 'Z' || state == 'X') return 0;  // a zombie has already released its memory
-  p += 2;
-  for (int field = 3; field < 22 && p != nullptr; ++field) {
-    p = std::strchr(p, ' ');
-    if (p != nullptr) ++p;
-  }
-  return p == nullptr ? 0 : std::strtoull(p, nullptr, 10);
-}
 
 void ReclaimDeadLocked(Segment* seg) {
   bool changed = false;

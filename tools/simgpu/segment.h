@@ -9,6 +9,8 @@
 // per-process table (the source of truth).
 #pragma once
 
+#include "shim/util/process_start_time.h"
+
 #include <pthread.h>
 #include <sys/types.h>
 
@@ -106,6 +108,6 @@ void ReclaimDead(Segment* seg);
 ProcessSlot* OwnSlot(Segment* seg);
 
 // Start time of `pid` from /proc, 0 when the process is gone or a zombie.
-uint64_t ProcessStartTime(pid_t pid);
+using ::tgs::ProcessStartTime;  // shim/util/process_start_time.h
 
 }  // namespace simgpu
