@@ -1,6 +1,8 @@
 // `tgs-controller --check-config`: exit status and what goes to which stream.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -19,7 +21,10 @@ class PolicyCheckConfig : public ::testing::Test {
   }
   void TearDown() override { std::remove(path_.c_str()); }
 
-  std::string path_ = ::testing::TempDir() + "policy_check_config_test.yaml";
+  // Unique per test and process: ctest runs these tests in parallel.
+  std::string path_ = ::testing::TempDir() + "policy_check_config_test-" +
+                      ::testing::UnitTest::GetInstance()->current_test_info()->name() + "-" +
+                      std::to_string(getpid()) + ".yaml";
   std::ostringstream out_, err_;
 };
 

@@ -1,6 +1,7 @@
 // Validation: every kind of mistake is reported at its exact line and
 // column, with a message that names the key and says what is allowed.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -432,7 +433,7 @@ TEST(PolicyLoader, Files) {
   ASSERT_FALSE(dir.ok());
   EXPECT_NE(dir.errors[0].message.find("Is a directory"), std::string::npos);
 
-  std::string path = ::testing::TempDir() + "policy_loader_test.yaml";
+  std::string path = ::testing::TempDir() + "policy_loader_test-" + std::to_string(getpid()) + ".yaml";
   {
     std::ofstream f(path);
     f << "version: 1\ncontrol:\n  interval_ms: 3\n";

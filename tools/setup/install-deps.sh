@@ -8,7 +8,7 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libyaml-cpp-dev prometheus-cpp-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libbpf-dev bpftool clang llvm libelf-dev zlib1g-dev
+  libbpf-dev bpftool clang llvm libclang-rt-14-dev libelf-dev zlib1g-dev
 )
 
 missing=()

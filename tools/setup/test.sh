@@ -7,8 +7,10 @@
 #      tests labelled "unit" there.
 # Prints a summary and exits non-zero if any step failed.
 #
+#   4. fuzzes the shim<->controller protocol decoder (tests/fuzz/run.sh).
 # Knobs: TGS_JOBS (build parallelism, default nproc), TGS_TEST_JOBS (ctest
-# parallelism, default 2), TGS_SKIP_SANITIZERS=1 (only step 2).
+# parallelism, default 2), TGS_SKIP_SANITIZERS=1 (skip step 3),
+# TGS_FUZZ_SECONDS (default 30).
 set -uo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -71,6 +73,9 @@ if [[ "${TGS_SKIP_SANITIZERS:-0}" != 1 ]]; then
     fi
   done
 fi
+
+# The protocol decoder faces untrusted input: fuzz it for a bounded time.
+step "fuzz (libFuzzer, ${TGS_FUZZ_SECONDS:-30} s per target)" "$repo/tests/fuzz/run.sh" "${TGS_FUZZ_SECONDS:-30}" "$repo/build-fuzz"
 
 print_summary
 exit "$failed"
