@@ -8,6 +8,7 @@ message(STATUS "TGS shim: ${tgs_cuda_count} pass-through libcuda entry points")
 
 # Everything but the exported layer, so unit tests can link it directly.
 add_library(tgs_shim_core STATIC
+  control/controller_client.cc
   core/config.cc
   core/container_identity.cc
   core/runtime.cc
@@ -21,7 +22,7 @@ add_library(tgs_shim_core STATIC
   memory/quota.cc
   state/container_state.cc
   state/state_file.cc)
-target_link_libraries(tgs_shim_core PUBLIC tgs_util tgs_cuda_headers Threads::Threads ${CMAKE_DL_LIBS})
+target_link_libraries(tgs_shim_core PUBLIC tgs_util tgs_protocol tgs_cuda_headers Threads::Threads ${CMAKE_DL_LIBS})
 target_compile_options(tgs_shim_core PRIVATE -fvisibility=hidden -fvisibility-inlines-hidden)
 
 # Link rules shared by both preloaded libraries: bind internal references to

@@ -31,6 +31,13 @@ ShimConfig LoadShimConfig() {
       config.state_dir = *dir;
     }
   }
+  if (auto socket = EnvString("TGS_CONTROLLER_SOCKET")) {
+    if ((*socket)[0] != '/' || socket->size() > 107) {
+      record("TGS_CONTROLLER_SOCKET='" + *socket + "': must be an absolute path of at most 107 bytes");
+    } else {
+      config.controller_socket = *socket;
+    }
+  }
   config.real_libcuda = EnvString("TGS_REAL_LIBCUDA").value_or("");
   config.real_libnvml = EnvString("TGS_REAL_LIBNVML").value_or("");
 

@@ -14,6 +14,7 @@ struct ShimConfig {
   std::string state_dir = "/dev/shm";
   std::string real_libcuda;         // TGS_REAL_LIBCUDA; empty = discover
   std::string real_libnvml;         // TGS_REAL_LIBNVML; empty = discover
+  std::string controller_socket = "/run/tgs/tgs.sock";  // TGS_CONTROLLER_SOCKET
   std::string error;                // first invalid variable, e.g. "TGS_MEMORY_LIMIT='12XB': ..."
 };
 

@@ -3,8 +3,10 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "shim/driver/library_search.h"
 #include "shim/util/log.h"
@@ -62,40 +64,78 @@ CUresult Runtime::AttachAccounting() {
   std::lock_guard<std::mutex> lock(attach_mu_);
   if (attached_.load(std::memory_order_relaxed)) return CUDA_SUCCESS;
 
-  std::string error;
-  state_file_ = state::StateFile::Open(config_.state_dir, config_.container_id, &error);
-  if (!state_file_) {
-    TGS_LOG_ERROR("%s; CUDA is refused in this process rather than run unaccounted", error.c_str());
-    return CUDA_ERROR_NOT_PERMITTED;
-  }
+  // The devices this process sees, by UUID (CUDA ordinals are remapped by
+  // CUDA_VISIBLE_DEVICES; UUIDs are not).
   int count = 0;
   if (CallReal(real_.cuDeviceGetCount, &count) != CUDA_SUCCESS) count = 0;
   if (count > kMaxDevices) count = kMaxDevices;
+  std::vector<std::array<uint8_t, 16>> uuids(count);
+  std::vector<CUdevice> devices(count);
   for (int i = 0; i < count; ++i) {
-    CUdevice dev;
     CUuuid uuid;
-    if (CallReal(real_.cuDeviceGet, &dev, i) != CUDA_SUCCESS ||
-        CallReal(real_.cuDeviceGetUuid_v2, &uuid, dev) != CUDA_SUCCESS) {
+    if (CallReal(real_.cuDeviceGet, &devices[i], i) != CUDA_SUCCESS ||
+        CallReal(real_.cuDeviceGetUuid_v2, &uuid, devices[i]) != CUDA_SUCCESS) {
       TGS_LOG_ERROR("cannot read the UUID of CUDA device %d; CUDA is refused in this process", i);
       return CUDA_ERROR_NOT_PERMITTED;
     }
-    int gpu = state_file_->FindOrClaimGpu(reinterpret_cast<const uint8_t*>(uuid.bytes), config_.memory_limit_bytes);
+    std::memcpy(uuids[i].data(), uuid.bytes, 16);
+  }
+
+  // The controller's policy and state file when it is there; the local state
+  // file of TGS_CONTAINER_ID (or the cgroup) and TGS_MEMORY_LIMIT otherwise.
+  uint64_t env_limit = config_.memory_limit_bytes;
+  control::Result reg = control::Register(config_.controller_socket, uuids, config_.container_id, 2000);
+  if (reg.outcome == control::Outcome::kRejected) {
+    TGS_LOG_ERROR("%s", reg.message.c_str());
+    return static_cast<CUresult>(reg.reject_code != 0 ? reg.reject_code : CUDA_ERROR_NOT_PERMITTED);
+  }
+  if (reg.outcome == control::Outcome::kRegistered) {
+    state_file_ = std::move(reg.state);
+    policy_ = reg.welcome;
+    under_controller_ = true;
+    env_limit = 0;  // the controller's policy is authoritative
+    if (config_.memory_limit_bytes != 0) {
+      TGS_LOG_INFO("TGS_MEMORY_LIMIT is ignored: tgs-controller sets this container's limit");
+    }
+    TGS_LOG_DEBUG("registered with tgs-controller: container '%s', class %s", policy_.container_key.c_str(),
+                  policy_.class_name.c_str());
+  } else {
+    if (reg.outcome == control::Outcome::kFailed) {
+      TGS_LOG_WARN("%s; accounting locally", reg.message.c_str());
+    } else {
+      TGS_LOG_DEBUG("%s", reg.message.c_str());
+    }
+    std::string error;
+    state_file_ = state::StateFile::Open(config_.state_dir, config_.container_id, &error);
+    if (!state_file_) {
+      TGS_LOG_ERROR("%s; CUDA is refused in this process rather than run unaccounted", error.c_str());
+      return CUDA_ERROR_NOT_PERMITTED;
+    }
+  }
+
+  for (int i = 0; i < count; ++i) {
+    int gpu = state_file_->FindOrClaimGpu(uuids[i].data(), env_limit);
     if (gpu < 0) {
       TGS_LOG_ERROR("the container state %s has no room for another GPU (max %d)", state_file_->path().c_str(),
                     state::kMaxGpus);
       return CUDA_ERROR_NOT_PERMITTED;
     }
-    if (dev >= 0 && dev < kMaxDevices) device_gpu_[dev] = gpu;
+    if (devices[i] >= 0 && devices[i] < kMaxDevices) device_gpu_[devices[i]] = gpu;
   }
   device_count_ = count;
-  if (ClaimSlotLocked() == nullptr) {
+  state::ProcessSlot* slot = ClaimSlotLocked();
+  if (slot == nullptr) {
     TGS_LOG_ERROR("all %d process slots of %s are held by live processes", state::kMaxProcesses,
                   state_file_->path().c_str());
     return CUDA_ERROR_NOT_PERMITTED;
   }
+  if (under_controller_) {
+    control::CompleteRegistration(config_.controller_socket, uuids, config_.container_id,
+                                  state_file_->SlotIndex(slot), slot->start_time, *state_file_);
+  }
   std::atexit(&Runtime::AtExit);
-  TGS_LOG_DEBUG("container '%s' state %s, %d device(s), limit %llu bytes per GPU", config_.container_id.c_str(),
-                state_file_->path().c_str(), count, static_cast<unsigned long long>(config_.memory_limit_bytes));
+  TGS_LOG_DEBUG("container state %s, %d device(s), limit %llu bytes per GPU", state_file_->path().c_str(), count,
+                static_cast<unsigned long long>(count > 0 ? state_file_->LimitBytes(device_gpu_[devices[0]]) : 0));
   attached_.store(true, std::memory_order_release);
   return CUDA_SUCCESS;
 }
@@ -122,6 +162,10 @@ void Runtime::AtForkChild() {
   // The parent's mutex may have been held by another thread at fork time.
   new (&rt->attach_mu_) std::mutex();
   rt->slot_.store(nullptr, std::memory_order_relaxed);
+  // The parent's connection must close when the parent exits, not linger in
+  // the child. The child accounts in the same state file; its slot is
+  // reclaimed by liveness if it dies.
+  control::ForgetConnectionInChild();
 }
 
 void Runtime::AtExit() {

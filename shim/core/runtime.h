@@ -7,6 +7,7 @@
 #include <atomic>
 #include <mutex>
 
+#include "shim/control/controller_client.h"
 #include "shim/core/config.h"
 #include "shim/driver/real_cuda.h"
 #include "shim/state/state_file.h"
@@ -44,6 +45,9 @@ class Runtime {
   int GpuForStream(CUstream stream) const;
 
   state::StateFile* state_file() const { return state_file_.get(); }
+  // Registered with tgs-controller (else the accounting is local).
+  bool under_controller() const { return under_controller_; }
+  const control::Welcome& policy() const { return policy_; }
   // This process's slot (claimed anew in a forked child); nullptr if the
   // accounting is not attached.
   state::ProcessSlot* process_slot();
@@ -73,6 +77,8 @@ class Runtime {
   int device_gpu_[kMaxDevices];
   int device_count_ = 0;
   std::atomic<state::ProcessSlot*> slot_{nullptr};
+  bool under_controller_ = false;  // written once under attach_mu_, before attached_
+  control::Welcome policy_;
 };
 
 // Calls a real driver entry point, reporting CUDA_ERROR_NOT_FOUND when the

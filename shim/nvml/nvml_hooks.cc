@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 
+#include "shim/control/controller_client.h"
 #include "shim/core/config.h"
 #include "shim/driver/library_search.h"
 #include "shim/interpose/passthrough_table.h"
@@ -41,11 +42,19 @@ class NvmlRuntime {
   bool View(const uint8_t uuid[16], uint64_t* limit, uint64_t* used) {
     if (!config_.error.empty()) return false;
     std::call_once(state_once_, [this] {
+      // The same state the CUDA side uses: the controller's when it runs
+      // (a process such as nvidia-smi may never initialise CUDA), else local.
+      control::Result reg = control::Register(config_.controller_socket, {}, config_.container_id, 2000);
+      if (reg.outcome == control::Outcome::kRegistered) {
+        state_ = std::move(reg.state);
+        under_controller_ = true;
+        return;
+      }
       std::string error;
       state_ = state::StateFile::Open(config_.state_dir, config_.container_id, &error);
       if (!state_) TGS_LOG_WARN("NVML memory view without container accounting: %s", error.c_str());
     });
-    *limit = config_.memory_limit_bytes;
+    *limit = under_controller_ ? 0 : config_.memory_limit_bytes;
     *used = 0;
     if (!state_) return *limit != 0;
     int gpu = state_->FindGpu(uuid);
@@ -78,6 +87,7 @@ class NvmlRuntime {
   RealNvml real_;
   std::once_flag state_once_;
   std::unique_ptr<state::StateFile> state_;
+  bool under_controller_ = false;
 };
 
 // "GPU-4b5c...-..." -> 16 bytes, in the order CUDA's CUuuid holds them.

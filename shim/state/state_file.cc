@@ -122,6 +122,32 @@ std::unique_ptr<StateFile> StateFile::Open(const std::string& dir, const std::st
   return std::unique_ptr<StateFile>(new StateFile(std::move(path), fd, state));
 }
 
+std::unique_ptr<StateFile> StateFile::Adopt(int fd, std::string* error) {
+  struct stat st;
+  if (fstat(fd, &st) != 0 || static_cast<size_t>(st.st_size) < sizeof(ContainerState)) {
+    *error = "the received state file is not a TGS container state (size " + std::to_string(st.st_size) + ")";
+    close(fd);
+    return nullptr;
+  }
+  void* mem = mmap(nullptr, sizeof(ContainerState), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (mem == MAP_FAILED) {
+    *error = std::string("cannot map the received state file: ") + std::strerror(errno);
+    close(fd);
+    return nullptr;
+  }
+  auto* state = static_cast<ContainerState*>(mem);
+  if (state->header.magic.load(std::memory_order_acquire) != kMagic ||
+      state->header.layout_version != kLayoutVersion || state->header.file_size != sizeof(ContainerState)) {
+    *error = "the received state file has layout version " + std::to_string(state->header.layout_version) +
+             "; this shim speaks version " + std::to_string(kLayoutVersion);
+    munmap(mem, sizeof(ContainerState));
+    close(fd);
+    return nullptr;
+  }
+  return std::unique_ptr<StateFile>(
+      new StateFile(std::string("(from tgs-controller) ") + state->header.container_id, fd, state));
+}
+
 StateFile::StateFile(std::string path, int fd, ContainerState* state)
     : path_(std::move(path)), fd_(fd), state_(state) {}
 
@@ -167,6 +193,22 @@ int StateFile::FindOrClaimGpu(const uint8_t uuid[16], uint64_t limit_bytes) {
                  static_cast<unsigned long long>(limit_bytes), static_cast<unsigned long long>(current));
   }
   return index;
+}
+
+void StateFile::SetGpuLimit(int gpu, uint64_t limit_bytes) {
+  Lock lock(*this);
+  if (lock.locked()) state_->gpus[gpu].limit_bytes.store(limit_bytes, std::memory_order_relaxed);
+}
+
+bool StateFile::ReleaseProcessSlotIfOwned(int index, uint64_t start_time) {
+  if (index < 0 || index >= kMaxProcesses) return false;
+  Lock lock(*this);
+  if (!lock.locked()) return false;
+  ProcessSlot& slot = state_->processes[index];
+  if (slot.pid.load(std::memory_order_relaxed) == 0 || slot.start_time != start_time) return false;
+  ReleaseSlotLocked(&slot);
+  state_->header.reclaimed_processes.fetch_add(1, std::memory_order_relaxed);
+  return true;
 }
 
 ProcessSlot* StateFile::ClaimProcessSlot(pid_t pid, uint64_t start_time) {
