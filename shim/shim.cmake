@@ -16,6 +16,7 @@ add_library(tgs_shim_core STATIC
   driver/library_search.cc
   driver/real_cuda.cc
   interpose/passthrough_table.cc
+  launch/launch_gate.cc
   memory/allocation_table.cc
   memory/array_size.cc
   memory/memory_view.cc

@@ -1,6 +1,7 @@
-// Every kernel launch path of the driver API, metered on its way to the
-// driver. Graph launches count as one launch here; counting the blocks of
-// their kernel nodes belongs with the rate control that needs it.
+// Every kernel launch path of the driver API, gated (opportunistic
+// containers) and metered on its way to the driver. Graph launches count as
+// one launch of no blocks here; counting their kernel nodes' blocks belongs
+// with the rate control that will need it.
 #include "shim/interpose/hooks.h"
 #include "shim/launch/launch_meter.h"
 
@@ -9,12 +10,17 @@ namespace launch {
 
 thread_local ThreadLaunchCache tls_launch_cache __attribute__((tls_model("initial-exec")));
 
-state::ProcessGpuCounters* CountersForContext(CUcontext) {
+bool FillCache(CUcontext ctx, ThreadLaunchCache* cache) {
   Runtime& rt = Runtime::Get();
   int gpu = rt.GpuForCurrentContext();
   state::ProcessSlot* slot = rt.process_slot();
-  if (gpu < 0 || slot == nullptr) return nullptr;
-  return &slot->gpu[gpu];
+  if (gpu < 0 || slot == nullptr) return false;
+  cache->ctx = ctx;
+  cache->generation = Runtime::fork_generation();
+  cache->counters = &slot->gpu[gpu];
+  bool gated = rt.under_controller() && rt.policy().kind == protocol::ClassKind::kOpportunistic;
+  cache->gate = gated ? &rt.state_file()->state().gpus[gpu] : nullptr;
+  return true;
 }
 
 }  // namespace launch

@@ -34,7 +34,7 @@
 namespace tgs::state {
 
 inline constexpr uint64_t kMagic = 0x5441545343534754ull;  // "TGSCSTAT" little-endian
-inline constexpr uint32_t kLayoutVersion = 1;
+inline constexpr uint32_t kLayoutVersion = 2;  // 2: launch gate fields in GpuEntry
 inline constexpr int kMaxGpus = 16;
 inline constexpr int kMaxProcesses = 256;
 inline constexpr int kMaxContainerIdLength = 255;
@@ -49,6 +49,17 @@ struct alignas(64) GpuEntry {
   // Counters of processes that have exited, so totals stay monotonic.
   std::atomic<uint64_t> retired_kernels;
   std::atomic<uint64_t> retired_blocks;
+
+  // Launch gate of this container on this GPU (shim/launch/launch_gate.h),
+  // on its own cache line: opportunistic launches of all the container's
+  // processes update gate_tat_ns. Rates are in thousandths of a block per
+  // second; 0 means the gate is open. tgs-controller writes both rates; the
+  // shim uses the fallback while it has lost the controller.
+  alignas(64) std::atomic<uint64_t> gate_rate_mblocks;
+  std::atomic<uint64_t> gate_fallback_mblocks;
+  std::atomic<int64_t> gate_tat_ns;  // GCRA theoretical arrival time (CLOCK_MONOTONIC)
+  std::atomic<uint64_t> gate_waits;  // launches that had to wait
+  std::atomic<uint64_t> gate_wait_ns;  // total time they waited
 };
 
 struct alignas(64) ProcessGpuCounters {

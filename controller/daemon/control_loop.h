@@ -1,0 +1,55 @@
+// The periodic seam of the controller. Every control.interval_ms the daemon
+// (after its own housekeeping: reclaiming dead processes' memory, forgetting
+// idle containers) hands a ControlLoop a snapshot of the registry.
+//
+// ===========================================================================
+// NOT IMPLEMENTED YET: launch-rate control. The AIMD loop described in
+// config/README.md ("control") plugs in here as another ControlLoop: it will
+// read the per-slot launch counters through `Container::file` and publish
+// opportunistic launch limits. Today the only ControlLoop is StatusReporter,
+// which throttles nothing.
+// ===========================================================================
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "controller/policy/policy.h"
+#include "shim/state/state_file.h"
+
+namespace tgs::controller {
+
+struct ContainerView {
+  std::string key;
+  const policy::ContainerPolicy* policy;
+  state::StateFile* file;  // valid during the call only
+  int connected_processes;
+  int occupied_slots;
+};
+
+struct RegistrySnapshot {
+  std::chrono::steady_clock::time_point now;
+  const policy::ControlParams* control;
+  std::vector<ContainerView> containers;
+};
+
+class ControlLoop {
+ public:
+  virtual ~ControlLoop() = default;
+  virtual void OnInterval(const RegistrySnapshot& snapshot) = 0;
+};
+
+// Logs one line at debug per interval (containers, processes, bytes in use).
+class StatusReporter : public ControlLoop {
+ public:
+  void OnInterval(const RegistrySnapshot& snapshot) override;
+  // The line it logs (exposed for tests).
+  static std::string StatusLine(const RegistrySnapshot& snapshot);
+
+ private:
+  std::string last_;  // logged only when it changes, so debug logs stay readable
+};
+
+}  // namespace tgs::controller

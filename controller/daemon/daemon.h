@@ -1,0 +1,95 @@
+// tgs-controller's event loop: one thread, one epoll set holding the
+// listening socket, every client connection, a signalfd (SIGHUP reloads the
+// policy, SIGTERM/SIGINT stop) and a timerfd (the control interval). Nothing
+// in it blocks on a client: sockets are non-blocking, each readable event
+// reads one packet, and a client that breaks the protocol loses only its own
+// connection.
+//
+// Error tiers: start-up failures (socket, state directory) end Run() with 1;
+// everything a client can cause is logged and costs that client its
+// connection (or a Reject); nothing here throws or exits.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "controller/daemon/control_loop.h"
+#include "controller/daemon/registry.h"
+#include "controller/policy/policy.h"
+#include "shim/protocol/messages.h"
+
+namespace tgs::controller {
+
+struct DaemonSettings {
+  std::string config_path;
+  bool config_explicit = false;  // a missing file is an error (not built-in defaults)
+  std::optional<std::string> socket_override;
+  std::optional<std::string> state_dir_override;
+};
+
+// The policy the settings name: the file, or built-in defaults when the
+// default path is missing. nullopt after logging every error.
+std::optional<policy::Policy> LoadConfiguredPolicy(const DaemonSettings& settings);
+
+class Daemon {
+ public:
+  // More simultaneous client connections than this are refused at accept.
+  static constexpr size_t kMaxConnections = 4096;
+  // Occupied slots without a connection are checked for dead owners this often.
+  static constexpr std::chrono::milliseconds kReclaimPeriod{2000};
+
+  Daemon(DaemonSettings settings, policy::Policy policy, std::unique_ptr<ControlLoop> control_loop);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Sets up, serves until SIGTERM/SIGINT, cleans up. The process exit status.
+  int Run();
+
+ private:
+  bool SetUp();
+  void TearDown();
+  bool OpenStateDir();
+  bool OpenListeningSocket();
+  bool OpenSignalFd();
+  bool OpenTimer();
+  void ArmTimer();
+  void RestoreContainers();
+
+  void Accept();
+  void OnReadable(int fd);
+  void CloseConnection(int fd, const char* why);
+  void OnHello(int fd, const protocol::Hello& hello);
+  void OnAttached(int fd, const protocol::Attached& attached);
+  void SendReject(int fd, int32_t code, const std::string& reason);
+
+  void OnSignal();
+  void Reload();
+  void OnTimer();
+  void ReclaimOrphanSlots();
+
+  Container* FindOrCreateContainer(const std::string& key, std::string* error);
+  // Sets every claimed GPU of `c` to its policy's limit (the policy is authoritative).
+  void ApplyLimits(Container& c);
+  policy::Policy EffectivePolicy(policy::Policy p) const;  // with command-line overrides
+
+  DaemonSettings settings_;
+  policy::Policy policy_;
+  std::unique_ptr<ControlLoop> control_loop_;
+  IdentityRegistry identities_;
+  Registry registry_;
+
+  int epoll_fd_ = -1;
+  int listen_fd_ = -1;
+  int signal_fd_ = -1;
+  int timer_fd_ = -1;
+  ino_t socket_inode_ = 0;  // of the socket file we bound, so we unlink only our own
+  bool stopping_ = false;
+  std::chrono::steady_clock::time_point last_reclaim_{};
+};
+
+}  // namespace tgs::controller

@@ -1,0 +1,81 @@
+#include "controller/daemon/options.h"
+
+namespace tgs::controller {
+
+ParseResult ParseArgs(const std::vector<std::string>& args) {
+  Options options;
+  ParseResult result;
+  auto fail = [&](std::string message) {
+    result.error = std::move(message);
+    return result;
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string flag = args[i];
+    std::optional<std::string> inline_value;
+    if (size_t eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
+      inline_value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+    }
+    if (flag == "--help" || flag == "-h") {
+      if (inline_value) return fail("--help takes no value");
+      options.help = true;
+      continue;
+    }
+    std::optional<std::string>* target = nullptr;
+    std::optional<std::string> config;
+    if (flag == "--config") {
+      target = &config;
+    } else if (flag == "--check-config") {
+      target = &options.check_config;
+    } else if (flag == "--socket") {
+      target = &options.socket;
+    } else if (flag == "--state-dir") {
+      target = &options.state_dir;
+    } else {
+      return fail("unknown argument '" + args[i] + "' (see --help)");
+    }
+    std::string value;
+    if (inline_value) {
+      value = *inline_value;
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      return fail(flag + " needs a value");
+    }
+    if (value.empty()) return fail(flag + " needs a non-empty value");
+    if (target->has_value() || (flag == "--config" && options.config_explicit)) {
+      return fail(flag + " given twice");
+    }
+    *target = value;
+    if (config) {
+      options.config_path = *config;
+      options.config_explicit = true;
+    }
+  }
+  if (options.socket && (*options.socket)[0] != '/') return fail("--socket must be an absolute path");
+  if (options.socket && options.socket->size() > 107) return fail("--socket path is longer than 107 bytes");
+  if (options.state_dir && (*options.state_dir)[0] != '/') return fail("--state-dir must be an absolute path");
+  result.options = std::move(options);
+  return result;
+}
+
+std::string UsageText(const std::string& program) {
+  return "Usage: " + program + " [--config FILE] [--socket PATH] [--state-dir DIR]\n" +
+         "       " + program + " --check-config FILE\n"
+         "\n"
+         "The TGS node controller: shimmed processes register on its socket; it decides\n"
+         "each process's container and class from the kernel's view of it and hands the\n"
+         "shim the container's state file.\n"
+         "\n"
+         "  --config FILE        policy file (default " + kDefaultConfigPath + "; when the\n"
+         "                       default is missing, built-in defaults are used)\n"
+         "  --check-config FILE  validate FILE, print the effective policy, exit 0 or 1\n"
+         "  --socket PATH        listen here instead of controller.socket\n"
+         "  --state-dir DIR      keep container state files here instead of controller.state_dir\n"
+         "  --help               this text\n"
+         "\n"
+         "Signals: SIGHUP reloads the policy file (an invalid file keeps the old policy);\n"
+         "SIGTERM/SIGINT stop the controller (state files stay). Log level: TGS_LOG.\n";
+}
+
+}  // namespace tgs::controller

@@ -1,0 +1,33 @@
+// Command line of tgs-controller. Parsing is pure (no I/O) so it is unit-tested;
+// main.cc acts on the result.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tgs::controller {
+
+inline constexpr const char* kDefaultConfigPath = "/etc/tgs/config.yaml";
+
+struct Options {
+  std::string config_path = kDefaultConfigPath;
+  bool config_explicit = false;  // --config given: a missing file is an error
+  std::optional<std::string> check_config;  // --check-config FILE: validate and exit
+  std::optional<std::string> socket;        // overrides controller.socket
+  std::optional<std::string> state_dir;     // overrides controller.state_dir
+  bool help = false;
+};
+
+struct ParseResult {
+  std::optional<Options> options;  // set exactly when `error` is empty
+  std::string error;               // one line, without the program name
+};
+
+// `args` excludes argv[0]. Accepts "--flag VALUE" and "--flag=VALUE".
+ParseResult ParseArgs(const std::vector<std::string>& args);
+
+// The text printed by --help.
+std::string UsageText(const std::string& program);
+
+}  // namespace tgs::controller
