@@ -162,11 +162,12 @@ void Daemon::TearDown() {
     const std::string& path = policy_.controller.socket;
     if (lstat(path.c_str(), &st) == 0 && st.st_ino == socket_inode_) unlink(path.c_str());
   }
-  std::vector<int> open;
-  for (auto& [key, c] : registry_.containers()) open.insert(open.end(), c.connections.begin(), c.connections.end());
   // Connections are dropped without releasing slots: the processes are alive
   // and keep their memory; a restarted controller finds them in the files.
-  for (int fd : open) close(fd);
+  for (int fd : registry_.ConnectionIds()) {
+    registry_.RemoveConnection(fd);
+    close(fd);
+  }
   for (int* fd : {&signal_fd_, &timer_fd_, &epoll_fd_}) {
     if (*fd >= 0) close(*fd);
     *fd = -1;

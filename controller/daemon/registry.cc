@@ -47,6 +47,12 @@ Connection* Registry::FindConnection(int id) {
   return it == connections_.end() ? nullptr : &it->second;
 }
 
+std::vector<int> Registry::ConnectionIds() const {
+  std::vector<int> ids;
+  for (const auto& [id, c] : connections_) ids.push_back(id);
+  return ids;
+}
+
 void Registry::BindConnection(int id, pid_t pid, const std::string& key) {
   Connection* c = FindConnection(id);
   Container* container = FindContainer(key);

@@ -76,6 +76,7 @@ class Registry {
   Connection& AddConnection(int id);
   Connection* FindConnection(int id);
   size_t connection_count() const { return connections_.size(); }
+  std::vector<int> ConnectionIds() const;
   // Hello accepted: the connection now belongs to `key` (registered).
   void BindConnection(int id, pid_t pid, const std::string& key);
   // Attached received. false if the slot is already held by another
