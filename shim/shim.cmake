@@ -16,6 +16,7 @@ add_library(tgs_shim_core STATIC
   driver/library_search.cc
   driver/real_cuda.cc
   interpose/passthrough_table.cc
+  launch/graph_cost.cc
   launch/launch_gate.cc
   memory/allocation_table.cc
   memory/array_size.cc
@@ -46,6 +47,7 @@ add_library(tgs_shim SHARED
   interpose/passthrough.cc
   interpose/proc_address.cc
   core/init_hooks.cc
+  launch/graph_launch_hooks.cc
   launch/launch_hooks.cc
   memory/memory_hooks.cc
   "${TGS_TRAMPOLINES}")

@@ -20,6 +20,10 @@ void ResolveRealCuda(void* handle, RealCuda* real) {
   TGS_RESOLVE(cuDeviceGet)
   TGS_RESOLVE(cuDeviceGetUuid_v2)
   TGS_RESOLVE(cuMemPoolGetAttribute)
+  TGS_RESOLVE(cuGraphGetNodes)
+  TGS_RESOLVE(cuGraphNodeGetType)
+  TGS_RESOLVE(cuGraphKernelNodeGetParams_v2)
+  TGS_RESOLVE(cuGraphChildGraphNodeGetGraph)
 #undef TGS_RESOLVE
 }
 

@@ -19,5 +19,6 @@
 #undef cuArrayCreate
 #undef cuArray3DCreate
 #undef cuGetProcAddress
+#undef cuGraphInstantiate
 
 #define TGS_EXPORT extern "C" __attribute__((visibility("default")))

@@ -72,6 +72,10 @@ const HookedSymbol* HookByVersion(const char* symbol, int version, cuuint64_t fl
       return HookNamed(name);
     }
   }
+  if (std::strcmp(symbol, "cuGraphInstantiate") == 0) {
+    return HookNamed(version >= 12000 ? "cuGraphInstantiateWithFlags"
+                                      : version >= 11000 ? "cuGraphInstantiate_v2" : "cuGraphInstantiate");
+  }
   if (std::strcmp(symbol, "cuCtxCreate") == 0) {
     const char* suffix = version >= 12050 ? "_v4" : version >= 11040 ? "_v3" : version >= 3020 ? "_v2" : "";
     std::snprintf(name, sizeof name, "cuCtxCreate%s", suffix);

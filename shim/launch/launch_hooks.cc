@@ -1,8 +1,8 @@
 // Every kernel launch path of the driver API, gated (opportunistic
-// containers) and metered on its way to the driver. Graph launches count as
-// one launch of no blocks here; counting their kernel nodes' blocks belongs
-// with the rate control that will need it.
+// containers) and metered on its way to the driver. A graph launch counts
+// the kernels and blocks of the graph's kernel nodes (graph_cost.h).
 #include "shim/interpose/hooks.h"
+#include "shim/launch/graph_cost.h"
 #include "shim/launch/launch_meter.h"
 
 namespace tgs {
@@ -103,13 +103,15 @@ CUresult cuLaunchGridAsync(CUfunction f, int w, int h, CUstream s) {
 
 CUresult cuGraphLaunch(CUgraphExec exec, CUstream s) {
   const RealCuda& real = Real();
-  launch::Meter(real, 1, 0);
+  launch::GraphCost cost = launch::GraphCosts().Find(reinterpret_cast<uint64_t>(exec));
+  launch::Meter(real, cost.kernels, cost.blocks);
   return CallReal(real.cuGraphLaunch, exec, s);
 }
 
 CUresult cuGraphLaunch_ptsz(CUgraphExec exec, CUstream s) {
   const RealCuda& real = Real();
-  launch::Meter(real, 1, 0);
+  launch::GraphCost cost = launch::GraphCosts().Find(reinterpret_cast<uint64_t>(exec));
+  launch::Meter(real, cost.kernels, cost.blocks);
   return CallReal(real.cuGraphLaunch_ptsz, exec, s);
 }
 

@@ -88,6 +88,14 @@ struct Driver {
   decltype(&cuArrayDestroy) arrayDestroy = nullptr;
   decltype(&cuMipmappedArrayCreate) mipmappedArrayCreate = nullptr;
   decltype(&cuMipmappedArrayDestroy) mipmappedArrayDestroy = nullptr;
+  decltype(&cuModuleLoadData) moduleLoadData = nullptr;
+  decltype(&cuModuleGetFunction) moduleGetFunction = nullptr;
+  decltype(&cuGraphCreate) graphCreate = nullptr;
+  decltype(&cuGraphAddKernelNode) graphAddKernelNode = nullptr;
+  decltype(&cuGraphInstantiate) graphInstantiate = nullptr;
+  decltype(&cuGraphLaunch) graphLaunch = nullptr;
+  decltype(&cuGraphExecDestroy) graphExecDestroy = nullptr;
+  decltype(&cuGraphDestroy) graphDestroy = nullptr;
 };
 
 Driver g_drv;
@@ -158,6 +166,14 @@ bool LoadDriver() {
   ok &= Resolve(&g_drv.arrayDestroy, "cuArrayDestroy", 2000);
   ok &= Resolve(&g_drv.mipmappedArrayCreate, "cuMipmappedArrayCreate", 5000);
   ok &= Resolve(&g_drv.mipmappedArrayDestroy, "cuMipmappedArrayDestroy", 5000);
+  ok &= Resolve(&g_drv.moduleLoadData, "cuModuleLoadData", 2000);
+  ok &= Resolve(&g_drv.moduleGetFunction, "cuModuleGetFunction", 2000);
+  ok &= Resolve(&g_drv.graphCreate, "cuGraphCreate", 10000);
+  ok &= Resolve(&g_drv.graphAddKernelNode, "cuGraphAddKernelNode", 12000);
+  ok &= Resolve(&g_drv.graphInstantiate, "cuGraphInstantiateWithFlags", 11040);
+  ok &= Resolve(&g_drv.graphLaunch, "cuGraphLaunch", 10000);
+  ok &= Resolve(&g_drv.graphExecDestroy, "cuGraphExecDestroy", 10000);
+  ok &= Resolve(&g_drv.graphDestroy, "cuGraphDestroy", 10000);
   return ok;
 }
 #else
@@ -198,6 +214,14 @@ bool LoadDriver() {
   g_drv.arrayDestroy = &cuArrayDestroy;
   g_drv.mipmappedArrayCreate = &cuMipmappedArrayCreate;
   g_drv.mipmappedArrayDestroy = &cuMipmappedArrayDestroy;
+  g_drv.moduleLoadData = &cuModuleLoadData;
+  g_drv.moduleGetFunction = &cuModuleGetFunction;
+  g_drv.graphCreate = &cuGraphCreate;
+  g_drv.graphAddKernelNode = &cuGraphAddKernelNode;
+  g_drv.graphInstantiate = &cuGraphInstantiate;
+  g_drv.graphLaunch = &cuGraphLaunch;
+  g_drv.graphExecDestroy = &cuGraphExecDestroy;
+  g_drv.graphDestroy = &cuGraphDestroy;
   return true;
 }
 #endif
@@ -549,7 +573,7 @@ std::vector<Allocation> g_live;  // main thread only
                "commands: alloc <path> <size> | alloc-until-oom <path> <step> | free-last | free-all |\n"
                "          meminfo | nvml-meminfo | ctx-create | hold <seconds> | stress <threads> <seconds> |\n"
                "          rtld-next <size> | fork-child <size> | fork-wait | sleep-ms <ms>\n"
-               "          lookup <name> <cudaVersion> <flags>\n"
+               "          lookup <name> <cudaVersion> <flags> | graph <nodes> <blocks> <launches>\n"
                "paths: alloc pitch managed async pool vmm array array3d mipmap rtld-next legacy\n",
                why);
   std::exit(64);
@@ -849,6 +873,37 @@ void CmdForkWait() {
               WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
+// graph: builds a chain of `nodes` kernel nodes of `blocks` blocks each (a
+// simulated-GPU kernel of 1 us per block), instantiates it and launches it
+// `launches` times on the legacy stream.
+void CmdGraph(int nodes, unsigned blocks, int launches) {
+  CUmodule module;
+  CUfunction fn;
+  CUgraph graph;
+  CUgraphExec exec;
+  CUresult r = g_drv.moduleLoadData(&module, "simgpu-module 1\nkernel graph_kernel 1000\n");
+  if (r == CUDA_SUCCESS) r = g_drv.moduleGetFunction(&fn, module, "graph_kernel");
+  if (r == CUDA_SUCCESS) r = g_drv.graphCreate(&graph, 0);
+  CUgraphNode previous = nullptr;
+  for (int i = 0; i < nodes && r == CUDA_SUCCESS; ++i) {
+    CUDA_KERNEL_NODE_PARAMS p{};
+    p.func = fn;
+    p.gridDimX = blocks;
+    p.gridDimY = p.gridDimZ = 1;
+    p.blockDimX = 128;
+    p.blockDimY = p.blockDimZ = 1;
+    CUgraphNode node;
+    r = g_drv.graphAddKernelNode(&node, graph, previous ? &previous : nullptr, previous ? 1 : 0, &p);
+    previous = node;
+  }
+  if (r == CUDA_SUCCESS) r = g_drv.graphInstantiate(&exec, graph, 0);
+  for (int i = 0; i < launches && r == CUDA_SUCCESS; ++i) r = g_drv.graphLaunch(exec, nullptr);
+  if (r == CUDA_SUCCESS) r = g_drv.streamSynchronize(nullptr);
+  if (r == CUDA_SUCCESS) r = g_drv.graphExecDestroy(exec);
+  if (r == CUDA_SUCCESS) r = g_drv.graphDestroy(graph);
+  std::printf("RESULT graph nodes=%d blocks=%u launches=%d status=%s\n", nodes, blocks, launches, ErrorName(r));
+}
+
 // lookup: asks cuGetProcAddress_v2 for (name, version, flags) and names the
 // exported symbol, and the library, the answer points to (dladdr), so a test
 // can see which variant - and whose function - a caller would get.
@@ -926,6 +981,12 @@ int main(int argc, char** argv) {
       CmdForkChild(ParseSize(arg("size")));
     } else if (cmd == "fork-wait") {
       CmdForkWait();
+    } else if (cmd == "graph") {
+      int nodes = std::atoi(arg("nodes"));
+      int blocks = std::atoi(arg("blocks"));
+      int launches = std::atoi(arg("launches"));
+      if (nodes <= 0 || blocks <= 0 || launches <= 0) Usage("graph needs nodes, blocks and launches > 0");
+      CmdGraph(nodes, static_cast<unsigned>(blocks), launches);
     } else if (cmd == "lookup") {
       const char* name = arg("name");
       int version = std::atoi(arg("version"));

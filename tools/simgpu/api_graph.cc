@@ -30,6 +30,9 @@ CUresult KernelOp(CUfunction fn, unsigned gx, unsigned gy, unsigned gz, unsigned
   if (gx == 0 || gy == 0 || gz == 0 || bx == 0 || by == 0 || bz == 0) return CUDA_ERROR_INVALID_VALUE;
   op->kind = Op::kKernel;
   op->duration_ns = KernelDurationNs(*f, static_cast<uint64_t>(gx) * gy * gz);
+  op->func = fn;
+  op->grid[0] = gx, op->grid[1] = gy, op->grid[2] = gz;
+  op->block[0] = bx, op->block[1] = by, op->block[2] = bz;
   return CUDA_SUCCESS;
 }
 
@@ -120,6 +123,38 @@ SIMGPU_EXPORT CUresult cuGraphGetNodes(CUgraph handle, CUgraphNode* nodes, size_
   } else {
     *count = graph->nodes.size();
   }
+  return CUDA_SUCCESS;
+}
+
+// The node's graph is found through the node itself; a handle that is not a
+// live node of a live graph is CUDA_ERROR_INVALID_VALUE.
+GraphNode* LiveNode(CUgraphNode handle) {
+  if (handle == nullptr) return nullptr;
+  auto* node = static_cast<GraphNode*>(handle);
+  return NodeIsLive(node) ? node : nullptr;
+}
+
+SIMGPU_EXPORT CUresult cuGraphNodeGetType(CUgraphNode handle, CUgraphNodeType* type) {
+  if (!Initialized()) return CUDA_ERROR_NOT_INITIALIZED;
+  GraphNode* node = LiveNode(handle);
+  if (node == nullptr || type == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  *type = node->type;
+  return CUDA_SUCCESS;
+}
+
+SIMGPU_EXPORT CUresult cuGraphKernelNodeGetParams_v2(CUgraphNode handle, CUDA_KERNEL_NODE_PARAMS* p) {
+  if (!Initialized()) return CUDA_ERROR_NOT_INITIALIZED;
+  GraphNode* node = LiveNode(handle);
+  if (node == nullptr || p == nullptr || node->type != CU_GRAPH_NODE_TYPE_KERNEL) return CUDA_ERROR_INVALID_VALUE;
+  *p = CUDA_KERNEL_NODE_PARAMS{};
+  p->func = node->op.func;
+  p->gridDimX = node->op.grid[0];
+  p->gridDimY = node->op.grid[1];
+  p->gridDimZ = node->op.grid[2];
+  p->blockDimX = node->op.block[0];
+  p->blockDimY = node->op.block[1];
+  p->blockDimZ = node->op.block[2];
+  p->sharedMemBytes = node->op.shared_mem;
   return CUDA_SUCCESS;
 }
 

@@ -25,6 +25,9 @@ CUresult Launch(CUfunction fn, unsigned gx, unsigned gy, unsigned gz, unsigned b
   Op op;
   op.kind = Op::kKernel;
   op.duration_ns = KernelDurationNs(*f, static_cast<uint64_t>(gx) * gy * gz);
+  op.func = fn;
+  op.grid[0] = gx, op.grid[1] = gy, op.grid[2] = gz;
+  op.block[0] = bx, op.block[1] = by, op.block[2] = bz;
   return Enqueue(s, std::move(op));
 }
 

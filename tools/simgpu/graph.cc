@@ -31,6 +31,13 @@ bool NodeBelongsTo(CUgraphNode node, Graph* graph) {
   return false;
 }
 
+bool NodeIsLive(GraphNode* node) {
+  // Like the real driver, a node handle must be one the application was
+  // given; its graph is trusted only once the registry vouches for it.
+  auto graph = Graphs().Find(node->graph);
+  return graph != nullptr && NodeBelongsTo(node, graph.get());
+}
+
 bool InstantiateGraph(Graph* graph, GraphExec* exec) {
   std::lock_guard<std::mutex> guard(graph->mu);
   // Kahn's algorithm, stable in insertion order so captured sequences replay as captured.

@@ -54,6 +54,8 @@ std::shared_ptr<GraphExec> FindGraphExec(CUgraphExec handle);
 std::shared_ptr<GraphExec> NewGraphExec();
 std::shared_ptr<GraphExec> RemoveGraphExec(CUgraphExec handle);
 bool NodeBelongsTo(CUgraphNode node, Graph* graph);
+// Whether `node` is a node of a graph that still exists.
+bool NodeIsLive(GraphNode* node);
 
 unsigned long long NextCaptureId();
 

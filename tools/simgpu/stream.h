@@ -45,6 +45,12 @@ struct Event : CUevent_st {
 struct Op {
   enum Kind : uint8_t { kKernel, kWork, kRecord, kWaitEvent, kNop } kind = kNop;
   int64_t duration_ns = 0;       // kKernel
+  // kKernel: the launch as given, so a graph node built from it (captured or
+  // added) can report its parameters (cuGraphKernelNodeGetParams).
+  CUfunction func = nullptr;
+  unsigned grid[3] = {0, 0, 0};
+  unsigned block[3] = {0, 0, 0};
+  unsigned shared_mem = 0;
   int64_t submit_ns = 0;         // when it was queued
   std::function<void()> work;    // kWork: host function, copy, memset, stream-ordered free
   std::shared_ptr<Event> event;  // kRecord / kWaitEvent
