@@ -651,6 +651,7 @@ void Daemon::OnTimer() {
   if (read(timer_fd_, &expirations, sizeof expirations) != static_cast<ssize_t>(sizeof expirations)) return;
   auto now = std::chrono::steady_clock::now();
   if (now - last_reclaim_ >= kReclaimPeriod) {
+    for (int fd : registry_.SilentSince(now - kHelloDeadline)) CloseConnection(fd, "no Hello within 5 s");
     ReclaimOrphanSlots();
     for (const std::string& key : registry_.EvictIdle()) {
       TGS_LOG_DEBUG("%s: no processes left; state file kept, mapping dropped", key.c_str());

@@ -41,6 +41,9 @@ class Daemon {
   static constexpr size_t kMaxConnections = 4096;
   // Occupied slots without a connection are checked for dead owners this often.
   static constexpr std::chrono::milliseconds kReclaimPeriod{2000};
+  // A shim sends Hello right after connecting; a connection silent this long
+  // is not a shim and must not hold a descriptor.
+  static constexpr std::chrono::milliseconds kHelloDeadline{5000};
 
   Daemon(DaemonSettings settings, policy::Policy policy, std::unique_ptr<ControlLoop> control_loop);
   ~Daemon();

@@ -35,6 +35,14 @@ Container& Registry::AddContainer(std::string key, policy::ContainerIdentity ide
   return containers_.insert_or_assign(std::move(key), std::move(c)).first->second;
 }
 
+std::vector<int> Registry::SilentSince(std::chrono::steady_clock::time_point deadline) const {
+  std::vector<int> silent;
+  for (const auto& [id, conn] : connections_) {
+    if (conn.phase == Phase::kAwaitHello && conn.accepted < deadline) silent.push_back(id);
+  }
+  return silent;
+}
+
 Connection& Registry::AddConnection(int id) {
   Connection& c = connections_[id];
   c = Connection{};

@@ -4,6 +4,8 @@
 // rules are unit-tested on their own (tests/controller/daemon_registry_test.cc).
 #pragma once
 
+#include <chrono>
+
 #include <sys/types.h>
 
 #include <cstdint>
@@ -54,6 +56,7 @@ struct Connection {
   std::string container_key;  // after Hello
   int slot = -1;              // after Attached
   uint64_t start_time = 0;    // after Attached
+  std::chrono::steady_clock::time_point accepted = std::chrono::steady_clock::now();
 };
 
 // What must be released when an attached connection goes away.
@@ -76,6 +79,8 @@ class Registry {
   Connection& AddConnection(int id);
   Connection* FindConnection(int id);
   size_t connection_count() const { return connections_.size(); }
+  // Connections that have not sent Hello since before `deadline`.
+  std::vector<int> SilentSince(std::chrono::steady_clock::time_point deadline) const;
   std::vector<int> ConnectionIds() const;
   // Hello accepted: the connection now belongs to `key` (registered).
   void BindConnection(int id, pid_t pid, const std::string& key);

@@ -517,5 +517,25 @@ TEST_F(DaemonProcessTest, PolicyFollowsTheRealCgroupNotTheClaims) {
   EXPECT_TRUE(std::filesystem::exists(state_dir_ + "/" + state::StateFileName("cgroup:" + prod.name())));
 }
 
+TEST_F(DaemonProcessTest, ASilentConnectionIsClosedAndOthersAreServed) {
+  WriteFile(config_, Policy("64MiB"));
+  Start();
+  int silent = Connect(socket_);
+  ASSERT_GE(silent, 0);
+  // The deadline is 5 s, checked every 2 s: closed within 8 s.
+  bool closed = WaitFor(
+      [&] {
+        char byte;
+        ssize_t n = recv(silent, &byte, 1, MSG_DONTWAIT);
+        return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+      },
+      9s);
+  close(silent);
+  EXPECT_TRUE(closed) << "a connection that never sent Hello is still open";
+  Client client;
+  EXPECT_TRUE(client.Register(socket_, uuid_)) << client.error;
+  EXPECT_TRUE(Alive());
+}
+
 }  // namespace
 }  // namespace tgs::controller
