@@ -30,8 +30,8 @@ TEST_F(LaunchGateTest, AdmitsBlocksAtTheConfiguredRate) {
   int64_t start = MonotonicNs();
   for (int i = 0; i < 50; ++i) Admit(gpu_, 1000, &Connected);  // 50k blocks: 0.5 s at that rate
   double seconds = (MonotonicNs() - start) / 1e9;
-  EXPECT_GT(seconds, 0.45);
-  EXPECT_LT(seconds, 0.75);
+  EXPECT_GT(seconds, 0.45);  // never faster than the rate
+  EXPECT_LT(seconds, 2.0);   // and not stuck (slack for a loaded machine)
   EXPECT_GT(gpu_.gate_waits.load(), 0u);
   EXPECT_GT(gpu_.gate_wait_ns.load(), 400'000'000u);
 }
@@ -48,7 +48,7 @@ TEST_F(LaunchGateTest, ProcessesOfAContainerShareOneBudget) {
   for (auto& th : threads) th.join();
   double seconds = (MonotonicNs() - start) / 1e9;  // 40k blocks in total: 0.4 s
   EXPECT_GT(seconds, 0.35);
-  EXPECT_LT(seconds, 0.65);
+  EXPECT_LT(seconds, 2.0);
 }
 
 TEST_F(LaunchGateTest, OpeningTheGateReleasesWaiters) {
@@ -61,7 +61,7 @@ TEST_F(LaunchGateTest, OpeningTheGateReleasesWaiters) {
   int64_t start = MonotonicNs();
   Admit(gpu_, 1000, &Connected);
   opener.join();
-  EXPECT_LT(MonotonicNs() - start, 500'000'000);
+  EXPECT_LT(MonotonicNs() - start, 2'000'000'000);  // instead of ~17 minutes
 }
 
 TEST_F(LaunchGateTest, LostControllerMeansTheFallbackRate) {
@@ -69,12 +69,12 @@ TEST_F(LaunchGateTest, LostControllerMeansTheFallbackRate) {
   gpu_.gate_fallback_mblocks = 100'000 * 1000ull;
   g_connected = false;
   int64_t start = MonotonicNs();
-  for (int i = 0; i < 30; ++i) Admit(gpu_, 1000, &Connected);
-  EXPECT_GT((MonotonicNs() - start) / 1e9, 0.25);
+  for (int i = 0; i < 60; ++i) Admit(gpu_, 1000, &Connected);  // 60k blocks at 100k/s
+  EXPECT_GT((MonotonicNs() - start) / 1e9, 0.5);
   g_connected = true;
   start = MonotonicNs();
-  for (int i = 0; i < 30; ++i) Admit(gpu_, 1000, &Connected);
-  EXPECT_LT((MonotonicNs() - start) / 1e9, 0.05);
+  for (int i = 0; i < 60; ++i) Admit(gpu_, 1000, &Connected);  // the controller's open gate
+  EXPECT_LT((MonotonicNs() - start) / 1e9, 0.25);
 }
 
 TEST_F(LaunchGateTest, IdleTimeIsNotBankedBeyondTheBurst) {
