@@ -89,6 +89,9 @@ Env IntegrationTest::ContainerEnv(const Container& c, bool preload) const {
   env["TGS_SIM_DEVICES"] = "1";
   env["TGS_SIM_MEMORY"] = std::to_string(kSimMemory);
   env["TGS_STATE_DIR"] = state_dir_;
+  // Local accounting unless a test starts its own controller: a tgs-controller
+  // running on this host at the default socket must not join the tests.
+  env["TGS_CONTROLLER_SOCKET"] = state_dir_ + "/no-controller.sock";
   if (preload) env["LD_PRELOAD"] = Paths::ShimLib() + " " + Paths::ShimNvmlLib();
   if (!c.id.empty()) env["TGS_CONTAINER_ID"] = c.id;
   if (!c.limit.empty()) env["TGS_MEMORY_LIMIT"] = c.limit;

@@ -47,7 +47,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Runs a command as a process of container $1 with limit $2.
+# Runs a command as a process of container $1 with limit $2. This demo shows
+# the shim's own accounting, so it points the shim at a controller socket that
+# does not exist (a tgs-controller running on this host stays out of it).
 in_container() {
   local id="$1" limit="$2"; shift 2
   env -i PATH=/usr/bin:/bin \
@@ -55,6 +57,7 @@ in_container() {
     LD_PRELOAD="$libdir/libtgs.so $libdir/libtgs-nvml.so" \
     TGS_SIM_SHM="$shm" TGS_SIM_MEMORY=16GiB \
     TGS_STATE_DIR="$state_dir" \
+    TGS_CONTROLLER_SOCKET="$state_dir/no-controller.sock" \
     TGS_CONTAINER_ID="$id" TGS_MEMORY_LIMIT="$limit" \
     "$@"
 }
