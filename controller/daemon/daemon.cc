@@ -521,16 +521,8 @@ void Daemon::OnHello(int fd, const protocol::Hello& hello) {
   welcome.memory_limit_bytes = c->policy.memory_limit_bytes;
   protocol::CopyString(welcome.container_key, key);
   protocol::CopyString(welcome.class_name, c->policy.class_name);
-  int state_fd = open(c->file->path().c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-  if (state_fd < 0) {
-    error = "cannot open " + c->file->path() + ": " + Errno();
-    TGS_LOG_ERROR("pid %d of %s: %s", *pid, key.c_str(), error.c_str());
-    SendReject(fd, CUDA_ERROR_OPERATING_SYSTEM, "tgs-controller: " + error);
-    return;
-  }
-  bool sent = protocol::Send(fd, welcome, state_fd, &error);
-  close(state_fd);
-  if (!sent) {
+  // SCM_RIGHTS duplicates the descriptor into the client; ours stays open.
+  if (!protocol::Send(fd, welcome, c->file->fd(), &error)) {
     CloseConnection(fd, ("cannot send Welcome: " + error).c_str());
     return;
   }

@@ -122,7 +122,6 @@ CUresult Runtime::AttachAccounting() {
     }
     if (devices[i] >= 0 && devices[i] < kMaxDevices) device_gpu_[devices[i]] = gpu;
   }
-  device_count_ = count;
   state::ProcessSlot* slot = ClaimSlotLocked();
   if (slot == nullptr) {
     TGS_LOG_ERROR("all %d process slots of %s are held by live processes", state::kMaxProcesses,

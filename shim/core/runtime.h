@@ -75,7 +75,6 @@ class Runtime {
   std::atomic<bool> attached_{false};
   std::unique_ptr<state::StateFile> state_file_;
   int device_gpu_[kMaxDevices];
-  int device_count_ = 0;
   std::atomic<state::ProcessSlot*> slot_{nullptr};
   bool under_controller_ = false;  // written once under attach_mu_, before attached_
   control::Welcome policy_;
