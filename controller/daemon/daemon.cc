@@ -20,6 +20,7 @@
 #include "controller/daemon/peer.h"
 #include "controller/policy/loader.h"
 #include "shim/protocol/socket_io.h"
+#include "shim/util/gpu_uuid.h"
 #include "shim/util/log.h"
 #include "shim/util/process_start_time.h"
 
@@ -50,17 +51,6 @@ bool MakeDirs(const std::string& path, mode_t mode, std::string* error) {
 std::string ParentDir(const std::string& path) {
   size_t slash = path.find_last_of('/');
   return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
-}
-
-std::string UuidText(const uint8_t uuid[16]) {
-  static const char kHex[] = "0123456789abcdef";
-  std::string s = "GPU-";
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) s += '-';
-    s += kHex[uuid[i] >> 4];
-    s += kHex[uuid[i] & 15];
-  }
-  return s;
 }
 
 protocol::ClassKind WireKind(policy::Kind kind) {
@@ -332,7 +322,7 @@ void Daemon::ApplyLimits(Container& c) {
   for (int g = 0; g < state::kMaxGpus; ++g) {
     if (!s.gpus[g].claimed.load(std::memory_order_acquire)) continue;
     if (c.file->LimitBytes(g) == c.policy.memory_limit_bytes) continue;
-    TGS_LOG_INFO("%s: memory limit on %s %llu -> %llu bytes", c.key.c_str(), UuidText(s.gpus[g].uuid).c_str(),
+    TGS_LOG_INFO("%s: memory limit on %s %llu -> %llu bytes", c.key.c_str(), FormatGpuUuid(s.gpus[g].uuid).c_str(),
                  static_cast<unsigned long long>(c.file->LimitBytes(g)),
                  static_cast<unsigned long long>(c.policy.memory_limit_bytes));
     c.file->SetGpuLimit(g, c.policy.memory_limit_bytes);
@@ -508,7 +498,7 @@ void Daemon::OnHello(int fd, const protocol::Hello& hello) {
     if (g < 0) g = c->file->FindOrClaimGpu(hello.gpu_uuids[i], 0);
     if (g < 0) {
       SendReject(fd, CUDA_ERROR_OPERATING_SYSTEM,
-                 "the state of " + key + " has no room for another GPU (" + UuidText(hello.gpu_uuids[i]) + ")");
+                 "the state of " + key + " has no room for another GPU (" + FormatGpuUuid(hello.gpu_uuids[i]) + ")");
       return;
     }
   }

@@ -17,6 +17,7 @@
 #include "shim/memory/memory_view.h"
 #include "shim/nvml/nvml_abi.h"
 #include "shim/state/state_file.h"
+#include "shim/util/gpu_uuid.h"
 #include "shim/util/log.h"
 
 namespace tgs {
@@ -90,23 +91,6 @@ class NvmlRuntime {
   bool under_controller_ = false;
 };
 
-// "GPU-4b5c...-..." -> 16 bytes, in the order CUDA's CUuuid holds them.
-bool ParseUuid(const char* text, uint8_t out[16]) {
-  const char* p = std::strncmp(text, "GPU-", 4) == 0 ? text + 4 : text;
-  int n = 0;
-  while (*p && n < 16) {
-    if (*p == '-') {
-      ++p;
-      continue;
-    }
-    unsigned value;
-    if (std::sscanf(p, "%2x", &value) != 1) return false;
-    out[n++] = static_cast<uint8_t>(value);
-    p += 2;
-  }
-  return n == 16;
-}
-
 // The container's limit and usage for `device`; false when unlimited (or the
 // device cannot be identified), meaning the real answer stands.
 bool ContainerView(nvmlDevice_t device, uint64_t* limit, uint64_t* used) {
@@ -114,7 +98,7 @@ bool ContainerView(nvmlDevice_t device, uint64_t* limit, uint64_t* used) {
   if (rt.real().GetUUID == nullptr) return false;
   char text[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
   uint8_t uuid[16];
-  if (rt.real().GetUUID(device, text, sizeof text) != NVML_SUCCESS || !ParseUuid(text, uuid)) return false;
+  if (rt.real().GetUUID(device, text, sizeof text) != NVML_SUCCESS || !ParseGpuUuid(text, uuid)) return false;
   return rt.View(uuid, limit, used);
 }
 

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "shim/nvml/nvml_abi.h"
+#include "shim/util/gpu_uuid.h"
 #include "tools/simgpu/ledger.h"
 #include "tools/simgpu/segment.h"
 #include "tools/simgpu/timeline.h"
@@ -33,11 +34,6 @@ int IndexOf(nvmlDevice_t device) {
     if (device == &g_devices[i]) return i;
   }
   return -1;
-}
-
-void FormatUuid(const uint8_t* b, char* out, size_t n) {
-  std::snprintf(out, n, "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
-                b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
 nvmlReturn_t CopyString(const char* text, char* out, unsigned int length) {
@@ -122,9 +118,7 @@ SIMGPU_NVML_EXPORT nvmlReturn_t nvmlDeviceGetHandleByUUID(const char* uuid, nvml
   if (seg == nullptr) return NVML_ERROR_UNINITIALIZED;
   if (uuid == nullptr || device == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
   for (int i = 0; i < seg->device_count; ++i) {
-    char text[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
-    FormatUuid(seg->devices[i].uuid, text, sizeof text);
-    if (std::strcmp(text, uuid) == 0) {
+    if (tgs::FormatGpuUuid(seg->devices[i].uuid) == uuid) {
       *device = &g_devices[i];
       return NVML_SUCCESS;
     }
@@ -141,9 +135,7 @@ SIMGPU_NVML_EXPORT nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t device, unsigned
 
 SIMGPU_NVML_EXPORT nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char* uuid, unsigned int length) {
   SIMGPU_NVML_DEVICE(device, i);
-  char text[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
-  FormatUuid(Seg()->devices[i].uuid, text, sizeof text);
-  return CopyString(text, uuid, length);
+  return CopyString(tgs::FormatGpuUuid(Seg()->devices[i].uuid).c_str(), uuid, length);
 }
 
 SIMGPU_NVML_EXPORT nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t device, char* name, unsigned int length) {
