@@ -18,11 +18,13 @@ add_library(tgs_shim_core STATIC
   interpose/passthrough_table.cc
   launch/graph_cost.cc
   launch/launch_gate.cc
+  launch/yield_to_production.cc
   memory/allocation_table.cc
   memory/array_size.cc
   memory/memory_view.cc
   memory/quota.cc
   state/container_state.cc
+  state/node_board.cc
   state/state_file.cc)
 target_link_libraries(tgs_shim_core PUBLIC tgs_util tgs_protocol tgs_cuda_headers Threads::Threads ${CMAKE_DL_LIBS})
 target_compile_options(tgs_shim_core PRIVATE -fvisibility=hidden -fvisibility-inlines-hidden)
@@ -49,6 +51,7 @@ add_library(tgs_shim SHARED
   core/init_hooks.cc
   launch/graph_launch_hooks.cc
   launch/launch_hooks.cc
+  launch/sync_hooks.cc
   memory/memory_hooks.cc
   "${TGS_TRAMPOLINES}")
 target_link_libraries(tgs_shim PRIVATE tgs_shim_core)

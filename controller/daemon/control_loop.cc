@@ -14,7 +14,7 @@ std::string StatusReporter::StatusLine(const RegistrySnapshot& snapshot) {
   }
   return "status: " + std::to_string(snapshot.containers.size()) + " container(s) (" + std::to_string(production) +
          " production), " + std::to_string(processes) + " process(es), " + std::to_string(used) +
-         " bytes of GPU memory in use; launch-rate control not implemented";
+         " bytes of GPU memory in use";
 }
 
 void StatusReporter::OnInterval(const RegistrySnapshot& snapshot) {

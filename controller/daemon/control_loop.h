@@ -2,13 +2,8 @@
 // (after its own housekeeping: reclaiming dead processes' memory, forgetting
 // idle containers) hands a ControlLoop a snapshot of the registry.
 //
-// ===========================================================================
-// NOT IMPLEMENTED YET: launch-rate control. The AIMD loop described in
-// config/README.md ("control") plugs in here as another ControlLoop: it will
-// read the per-slot launch counters through `Container::file` and publish
-// opportunistic launch limits. Today the only ControlLoop is StatusReporter,
-// which throttles nothing.
-// ===========================================================================
+// The launch-rate control (controller/control/arbiter.h) is the ControlLoop
+// tgs-controller runs; StatusReporter is a minimal one for tests.
 #pragma once
 
 #include <chrono>
@@ -17,6 +12,7 @@
 #include <vector>
 
 #include "controller/policy/policy.h"
+#include "shim/state/node_board.h"
 #include "shim/state/state_file.h"
 
 namespace tgs::controller {
@@ -33,6 +29,7 @@ struct RegistrySnapshot {
   std::chrono::steady_clock::time_point now;
   const policy::ControlParams* control;
   std::vector<ContainerView> containers;
+  state::NodeBoard* board = nullptr;  // production's state per GPU; valid during the call
 };
 
 class ControlLoop {

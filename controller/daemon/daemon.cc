@@ -30,6 +30,9 @@ namespace {
 
 std::string Errno() { return std::strerror(errno); }
 
+// Key of a container named by its claimed id (--trust-claimed-ids).
+constexpr char kClaimedKeyPrefix[] = "id:";
+
 // mkdir -p; the last component gets `mode`, parents 0755.
 bool MakeDirs(const std::string& path, mode_t mode, std::string* error) {
   for (size_t pos = 1; pos <= path.size(); ++pos) {
@@ -140,6 +143,16 @@ bool Daemon::SetUp() {
     return false;
   }
   if (!OpenSignalFd() || !OpenStateDir()) return false;
+  std::string board_error;
+  board_ = state::BoardFile::Open(policy_.controller.state_dir, &board_error);
+  if (board_ == nullptr) {
+    TGS_LOG_ERROR("cannot set up the node board: %s", board_error.c_str());
+    return false;
+  }
+  if (settings_.trust_claimed_ids) {
+    TGS_LOG_WARN("--trust-claimed-ids: containers are named by the id their processes claim, so any process can "
+                 "choose its policy; use this only for demos and benchmarks");
+  }
   RestoreContainers();
   return OpenTimer() && OpenListeningSocket();
 }
@@ -155,6 +168,7 @@ void Daemon::TearDown() {
   // Connections are dropped without releasing slots: the processes are alive
   // and keep their memory; a restarted controller finds them in the files.
   for (int fd : registry_.ConnectionIds()) {
+    if (Connection* conn = registry_.FindConnection(fd)) ForgetProductionProcess(*conn);
     registry_.RemoveConnection(fd);
     close(fd);
   }
@@ -285,7 +299,7 @@ void Daemon::RestoreContainers() {
     std::string key(peek->state().header.container_id,
                     strnlen(peek->state().header.container_id, state::kMaxContainerIdLength));
     peek.reset();
-    if (CgroupOfKey(key).empty()) {
+    if (CgroupOfKey(key).empty() && !(settings_.trust_claimed_ids && key.starts_with(kClaimedKeyPrefix))) {
       TGS_LOG_INFO("leaving %s alone: container '%s' was not named by a controller", path.c_str(), key.c_str());
       continue;
     }
@@ -311,6 +325,7 @@ Container* Daemon::FindOrCreateContainer(const std::string& key, std::string* er
   std::unique_ptr<state::StateFile> file = state::StateFile::Open(policy_.controller.state_dir, key, error);
   if (file == nullptr) return nullptr;
   policy::ContainerIdentity identity = identities_.IdentityFor(CgroupOfKey(key));
+  if (key.starts_with(kClaimedKeyPrefix)) identity.id = key.substr(std::string_view(kClaimedKeyPrefix).size());
   policy::ContainerPolicy p = policy::Resolve(policy_, identity);
   Container& c = registry_.AddContainer(key, std::move(identity), std::move(p), std::move(file));
   ApplyLimits(c);
@@ -420,6 +435,7 @@ void Daemon::CloseConnection(int fd, const char* why) {
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
   close(fd);
   bool violation = std::string_view(why).starts_with("protocol violation");
+  ForgetProductionProcess(*conn);
   std::optional<SlotRelease> release = registry_.RemoveConnection(fd);
   if (!release) {
     if (violation) {
@@ -446,6 +462,17 @@ void Daemon::CloseConnection(int fd, const char* why) {
   if (violation) TGS_LOG_WARN("%s: connection dropped (%s)", who.c_str(), why);
 }
 
+void Daemon::ForgetProductionProcess(const Connection& conn) {
+  for (int b : conn.production_board_gpus) {
+    state::BoardGpu& g = board_->board().gpus[b];
+    if (g.production_processes.fetch_sub(1, std::memory_order_relaxed) == 1) {
+      // No production process is left on this GPU: whatever one of them left
+      // raised (a crash with work in flight) must not hold opportunistic work.
+      g.production_inflight.store(0, std::memory_order_release);
+    }
+  }
+}
+
 void Daemon::SendReject(int fd, int32_t code, const std::string& reason) {
   protocol::Reject reject{};
   protocol::Stamp(reject);
@@ -468,7 +495,9 @@ void Daemon::OnHello(int fd, const protocol::Hello& hello) {
     SendReject(fd, CUDA_ERROR_NOT_PERMITTED, error);
     return;
   }
-  std::string key = ContainerKeyOfProcess(*pid, &error);
+  std::string key = settings_.trust_claimed_ids && hello.claimed_container_id[0] != '\0'
+                        ? std::string(kClaimedKeyPrefix) + hello.claimed_container_id
+                        : ContainerKeyOfProcess(*pid, &error);
   if (key.empty()) {
     TGS_LOG_WARN("pid %d: %s", *pid, error.c_str());
     SendReject(fd, CUDA_ERROR_NOT_PERMITTED, error);
@@ -503,6 +532,16 @@ void Daemon::OnHello(int fd, const protocol::Hello& hello) {
     }
   }
   ApplyLimits(*c);
+  std::vector<int> board_gpus;
+  for (uint32_t i = 0; i < hello.gpu_count; ++i) {
+    int b = board_->FindOrClaimGpu(hello.gpu_uuids[i]);
+    if (b >= 0) {
+      board_gpus.push_back(b);
+    } else {
+      TGS_LOG_WARN("the node board is full (%d GPUs); %s is not arbitrated", state::kBoardGpus,
+                   FormatGpuUuid(hello.gpu_uuids[i]).c_str());
+    }
+  }
 
   protocol::Welcome welcome{};
   protocol::Stamp(welcome);
@@ -512,11 +551,15 @@ void Daemon::OnHello(int fd, const protocol::Hello& hello) {
   protocol::CopyString(welcome.container_key, key);
   protocol::CopyString(welcome.class_name, c->policy.class_name);
   // SCM_RIGHTS duplicates the descriptor into the client; ours stays open.
-  if (!protocol::Send(fd, welcome, c->file->fd(), &error)) {
+  if (!protocol::Send(fd, welcome, c->file->fd(), &error, board_->fd())) {
     CloseConnection(fd, ("cannot send Welcome: " + error).c_str());
     return;
   }
   registry_.BindConnection(fd, *pid, key);
+  if (c->policy.kind == policy::Kind::kProduction) {
+    for (int b : board_gpus) board_->board().gpus[b].production_processes.fetch_add(1, std::memory_order_relaxed);
+    conn->production_board_gpus = std::move(board_gpus);
+  }
   TGS_LOG_INFO("pid %d of %s registered: %s, %u GPU(s)", *pid, key.c_str(), Describe(c->policy).c_str(),
                hello.gpu_count);
 }
@@ -640,12 +683,11 @@ void Daemon::OnTimer() {
     }
     last_reclaim_ = now;
   }
-  RegistrySnapshot snapshot{now, &policy_.control, {}};
+  RegistrySnapshot snapshot{now, &policy_.control, {}, &board_->board()};
   for (auto& [key, c] : registry_.containers()) {
     snapshot.containers.push_back({key, &c.policy, c.file.get(), static_cast<int>(c.connections.size()),
                                    static_cast<int>(OccupiedSlots(*c.file).size())});
   }
-  // Launch-rate control (not implemented yet) runs here: see control_loop.h.
   control_loop_->OnInterval(snapshot);
 }
 

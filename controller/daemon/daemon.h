@@ -21,6 +21,7 @@
 #include "controller/daemon/registry.h"
 #include "controller/policy/policy.h"
 #include "shim/protocol/messages.h"
+#include "shim/state/node_board.h"
 
 namespace tgs::controller {
 
@@ -29,6 +30,7 @@ struct DaemonSettings {
   bool config_explicit = false;  // a missing file is an error (not built-in defaults)
   std::optional<std::string> socket_override;
   std::optional<std::string> state_dir_override;
+  bool trust_claimed_ids = false;  // see Options::trust_claimed_ids
 };
 
 // The policy the settings name: the file, or built-in defaults when the
@@ -79,12 +81,15 @@ class Daemon {
   // Sets every claimed GPU of `c` to its policy's limit (the policy is authoritative).
   void ApplyLimits(Container& c);
   policy::Policy EffectivePolicy(policy::Policy p) const;  // with command-line overrides
+  // Takes back what `conn` counted on the node board.
+  void ForgetProductionProcess(const Connection& conn);
 
   DaemonSettings settings_;
   policy::Policy policy_;
   std::unique_ptr<ControlLoop> control_loop_;
   IdentityRegistry identities_;
   Registry registry_;
+  std::unique_ptr<state::BoardFile> board_;  // node board: production's state per GPU
 
   int epoll_fd_ = -1;
   int listen_fd_ = -1;

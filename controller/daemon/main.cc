@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "controller/daemon/control_loop.h"
+#include "controller/control/arbiter.h"
 #include "controller/daemon/daemon.h"
 #include "controller/daemon/options.h"
 #include "controller/policy/check_config.h"
@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   settings.config_explicit = options.config_explicit;
   settings.socket_override = options.socket;
   settings.state_dir_override = options.state_dir;
+  settings.trust_claimed_ids = options.trust_claimed_ids;
   std::optional<tgs::policy::Policy> policy = tgs::controller::LoadConfiguredPolicy(settings);
   if (!policy) {
     TGS_LOG_ERROR("cannot start: %s is not a valid policy (check it with --check-config)",
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   tgs::controller::Daemon daemon(std::move(settings), std::move(*policy),
-                                 std::make_unique<tgs::controller::StatusReporter>());
+                                 std::make_unique<tgs::controller::Arbiter>(
+                                     std::chrono::milliseconds(options.report_interval_ms)));
   return daemon.Run();
 }

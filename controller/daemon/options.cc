@@ -1,5 +1,7 @@
 #include "controller/daemon/options.h"
 
+#include <cstdlib>
+
 namespace tgs::controller {
 
 ParseResult ParseArgs(const std::vector<std::string>& args) {
@@ -21,8 +23,14 @@ ParseResult ParseArgs(const std::vector<std::string>& args) {
       options.help = true;
       continue;
     }
+    if (flag == "--trust-claimed-ids") {
+      if (inline_value) return fail("--trust-claimed-ids takes no value");
+      options.trust_claimed_ids = true;
+      continue;
+    }
     std::optional<std::string>* target = nullptr;
     std::optional<std::string> config;
+    std::optional<std::string> report;
     if (flag == "--config") {
       target = &config;
     } else if (flag == "--check-config") {
@@ -31,6 +39,8 @@ ParseResult ParseArgs(const std::vector<std::string>& args) {
       target = &options.socket;
     } else if (flag == "--state-dir") {
       target = &options.state_dir;
+    } else if (flag == "--report-interval") {
+      target = &report;
     } else {
       return fail("unknown argument '" + args[i] + "' (see --help)");
     }
@@ -51,6 +61,14 @@ ParseResult ParseArgs(const std::vector<std::string>& args) {
       options.config_path = *config;
       options.config_explicit = true;
     }
+    if (report) {
+      char* end = nullptr;
+      double seconds = std::strtod(report->c_str(), &end);
+      if (*end != '\0' || !(seconds >= 0.1 && seconds <= 3600)) {
+        return fail("--report-interval must be a number of seconds from 0.1 to 3600, not '" + *report + "'");
+      }
+      options.report_interval_ms = static_cast<int>(seconds * 1000);
+    }
   }
   if (options.socket && (*options.socket)[0] != '/') return fail("--socket must be an absolute path");
   if (options.socket && options.socket->size() > 107) return fail("--socket path is longer than 107 bytes");
@@ -60,18 +78,26 @@ ParseResult ParseArgs(const std::vector<std::string>& args) {
 }
 
 std::string UsageText(const std::string& program) {
-  return "Usage: " + program + " [--config FILE] [--socket PATH] [--state-dir DIR]\n" +
+  return "Usage: " + program + " [--config FILE] [--socket PATH] [--state-dir DIR]\n"
+         "       [--report-interval SECONDS] [--trust-claimed-ids]\n" +
          "       " + program + " --check-config FILE\n"
          "\n"
          "The TGS node controller: shimmed processes register on its socket; it decides\n"
-         "each process's container and class from the kernel's view of it and hands the\n"
-         "shim the container's state file.\n"
+         "each process's container and class from the kernel's view of it, hands the\n"
+         "shim the container's state file, and sets each GPU's opportunistic launch rate\n"
+         "so that production keeps its speed.\n"
          "\n"
          "  --config FILE        policy file (default " + kDefaultConfigPath + "; when the\n"
          "                       default is missing, built-in defaults are used)\n"
          "  --check-config FILE  validate FILE, print the effective policy, exit 0 or 1\n"
          "  --socket PATH        listen here instead of controller.socket\n"
          "  --state-dir DIR      keep container state files here instead of controller.state_dir\n"
+         "  --report-interval S  log each GPU's control state (production's rate against\n"
+         "                       its reference, the opportunistic limit) every S seconds\n"
+         "  --trust-claimed-ids  name containers by the id a client claims (TGS_CONTAINER_ID)\n"
+         "                       rather than by its cgroup; for demos and benchmarks without\n"
+         "                       root. Any process can then choose its policy: never use it\n"
+         "                       on a shared node\n"
          "  --help               this text\n"
          "\n"
          "Signals: SIGHUP reloads the policy file (an invalid file keeps the old policy);\n"

@@ -16,6 +16,11 @@ struct Options {
   std::optional<std::string> check_config;  // --check-config FILE: validate and exit
   std::optional<std::string> socket;        // overrides controller.socket
   std::optional<std::string> state_dir;     // overrides controller.state_dir
+  // Containers named by the id a client claims (TGS_CONTAINER_ID) instead of
+  // its cgroup: for demos and benchmarks without root. Any process can then
+  // pick its own policy, so never on a shared node.
+  bool trust_claimed_ids = false;
+  int report_interval_ms = 0;  // --report-interval SECONDS: per-GPU status lines at info
   bool help = false;
 };
 

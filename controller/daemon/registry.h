@@ -56,6 +56,9 @@ struct Connection {
   std::string container_key;  // after Hello
   int slot = -1;              // after Attached
   uint64_t start_time = 0;    // after Attached
+  // Node-board entries this connection counts in as a production process
+  // (shim/state/node_board.h); taken back when it closes.
+  std::vector<int> production_board_gpus;
   std::chrono::steady_clock::time_point accepted = std::chrono::steady_clock::now();
 };
 

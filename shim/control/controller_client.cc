@@ -61,29 +61,42 @@ Result Exchange(int s, const std::vector<std::array<uint8_t, 16>>& gpus, const s
     result.message = "tgs-controller: " + error;
     return result;
   }
-  int fd = -1;
-  auto answer = protocol::Receive(s, &fd, timeout_ms, &error);
+  int fds[protocol::kMaxFds];
+  auto answer = protocol::ReceiveFds(s, fds, timeout_ms, &error);
   if (!answer) {
     result.outcome = Outcome::kFailed;
     result.message = "tgs-controller did not answer the registration: " + error;
     return result;
   }
+  auto close_fds = [&] {
+    for (int f : fds) {
+      if (f >= 0) close(f);
+    }
+  };
   if (auto* reject = std::get_if<protocol::Reject>(&*answer)) {
-    if (fd >= 0) close(fd);
+    close_fds();
     result.outcome = Outcome::kRejected;
     result.reject_code = reject->code;
     result.message = std::string("tgs-controller refused this process: ") + reject->reason;
     return result;
   }
   auto* welcome = std::get_if<protocol::Welcome>(&*answer);
-  if (welcome == nullptr || fd < 0) {
-    if (fd >= 0) close(fd);
+  if (welcome == nullptr || fds[0] < 0 || fds[1] < 0) {
+    close_fds();
     result.outcome = Outcome::kFailed;
-    result.message = "tgs-controller answered the registration without a welcome and a state file";
+    result.message = "tgs-controller answered the registration without a welcome, a state file and a node board";
     return result;
   }
-  result.state = state::StateFile::Adopt(fd, &error);
+  result.board = state::BoardFile::Adopt(fds[1], &error);
+  if (!result.board) {
+    close(fds[0]);
+    result.outcome = Outcome::kFailed;
+    result.message = "tgs-controller's node board: " + error;
+    return result;
+  }
+  result.state = state::StateFile::Adopt(fds[0], &error);
   if (!result.state) {
+    result.board.reset();
     result.outcome = Outcome::kFailed;
     result.message = "tgs-controller's state file: " + error;
     return result;
@@ -106,16 +119,16 @@ bool SendAttached(int s, int slot, uint64_t start_time) {
   return protocol::Send(s, protocol::Message(attached), -1, &error);
 }
 
-bool SameFile(const state::StateFile& a, const state::StateFile& b) {
+bool SameFile(int a, int b) {
   struct stat sa, sb;
-  return fstat(a.fd(), &sa) == 0 && fstat(b.fd(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 // Blocks on the connection; when the controller goes away, reconnects every
 // 200 ms and re-registers the same slot of the same state file. Limits keep
 // holding meanwhile: the state file stays mapped.
 void Watch(std::string path, std::vector<std::array<uint8_t, 16>> gpus, std::string claimed_id, int slot,
-           uint64_t start_time, const state::StateFile* state) {
+           uint64_t start_time, const state::StateFile* state, const state::BoardFile* board) {
   for (;;) {
     int s = g_socket.load();
     char byte;
@@ -130,7 +143,14 @@ void Watch(std::string path, std::vector<std::array<uint8_t, 16>> gpus, std::str
       int c = Connect(path);
       if (c < 0) continue;
       Result r = Exchange(c, gpus, claimed_id, 1000);
-      if (r.outcome == Outcome::kRegistered && SameFile(*r.state, *state) && SendAttached(c, slot, start_time)) {
+      // The board of the restarted controller is the same file when it kept
+      // its state directory; if not, production's signals are on the old one
+      // and opportunistic shims of this node read the new one, so say so.
+      if (r.outcome == Outcome::kRegistered && board != nullptr && !SameFile(r.board->fd(), board->fd())) {
+        TGS_LOG_WARN("the restarted tgs-controller has a new node board; this process keeps the one it has");
+      }
+      if (r.outcome == Outcome::kRegistered && SameFile(r.state->fd(), state->fd()) &&
+          SendAttached(c, slot, start_time)) {
         g_socket.store(c);
         g_connected.store(true);
         TGS_LOG_INFO("re-registered with tgs-controller at %s", path.c_str());
@@ -167,13 +187,13 @@ Result Register(const std::string& socket_path, const std::vector<std::array<uin
 
 void CompleteRegistration(const std::string& socket_path, const std::vector<std::array<uint8_t, 16>>& gpu_uuids,
                           const std::string& claimed_container_id, int slot, uint64_t start_time,
-                          const state::StateFile& state) {
+                          const state::StateFile& state, const state::BoardFile* board) {
   int s = g_socket.load();
   if (s < 0 || !SendAttached(s, slot, start_time)) {
     TGS_LOG_WARN("could not tell tgs-controller this process's slot; it will reclaim it by liveness instead");
   }
   g_connected.store(s >= 0);
-  std::thread(Watch, socket_path, gpu_uuids, claimed_container_id, slot, start_time, &state).detach();
+  std::thread(Watch, socket_path, gpu_uuids, claimed_container_id, slot, start_time, &state, board).detach();
 }
 
 bool ControllerConnected() { return g_connected.load(std::memory_order_relaxed); }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "shim/protocol/messages.h"
+#include "shim/state/node_board.h"
 #include "shim/state/state_file.h"
 
 namespace tgs::control {
@@ -35,6 +36,7 @@ enum class Outcome {
 struct Result {
   Outcome outcome = Outcome::kUnavailable;
   std::unique_ptr<state::StateFile> state;
+  std::unique_ptr<state::BoardFile> board;  // the node board (production's state per GPU)
   Welcome welcome;
   int reject_code = 0;  // a CUresult, with kRejected
   std::string message;  // why, for the log
@@ -50,7 +52,7 @@ Result Register(const std::string& socket_path, const std::vector<std::array<uin
 // controller restarts. Call once after Register succeeded.
 void CompleteRegistration(const std::string& socket_path, const std::vector<std::array<uint8_t, 16>>& gpu_uuids,
                           const std::string& claimed_container_id, int slot, uint64_t start_time,
-                          const state::StateFile& state);
+                          const state::StateFile& state, const state::BoardFile* board);
 
 // True while the controller is connected (false in local accounting, and
 // while a restarted controller has not been reached yet).

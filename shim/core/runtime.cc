@@ -91,6 +91,7 @@ CUresult Runtime::AttachAccounting() {
   }
   if (reg.outcome == control::Outcome::kRegistered) {
     state_file_ = std::move(reg.state);
+    board_ = std::move(reg.board);
     policy_ = reg.welcome;
     under_controller_ = true;
     env_limit = 0;  // the controller's policy is authoritative
@@ -121,6 +122,10 @@ CUresult Runtime::AttachAccounting() {
       return CUDA_ERROR_NOT_PERMITTED;
     }
     if (devices[i] >= 0 && devices[i] < kMaxDevices) device_gpu_[devices[i]] = gpu;
+    if (board_ != nullptr) {
+      int b = board_->FindGpu(uuids[i].data());
+      board_gpu_[gpu] = b >= 0 ? &board_->board().gpus[b] : nullptr;
+    }
   }
   state::ProcessSlot* slot = ClaimSlotLocked();
   if (slot == nullptr) {
@@ -130,7 +135,7 @@ CUresult Runtime::AttachAccounting() {
   }
   if (under_controller_) {
     control::CompleteRegistration(config_.controller_socket, uuids, config_.container_id,
-                                  state_file_->SlotIndex(slot), slot->start_time, *state_file_);
+                                  state_file_->SlotIndex(slot), slot->start_time, *state_file_, board_.get());
   }
   std::atexit(&Runtime::AtExit);
   TGS_LOG_DEBUG("container state %s, %d device(s), limit %llu bytes per GPU", state_file_->path().c_str(), count,
@@ -161,6 +166,8 @@ void Runtime::AtForkChild() {
   // The parent's mutex may have been held by another thread at fork time.
   new (&rt->attach_mu_) std::mutex();
   rt->slot_.store(nullptr, std::memory_order_relaxed);
+  // The parent's work in flight is the parent's to clear.
+  for (auto& f : rt->production_inflight_) f.store(false, std::memory_order_relaxed);
   // The parent's connection must close when the parent exits, not linger in
   // the child. The child accounts in the same state file; its slot is
   // reclaimed by liveness if it dies.
@@ -170,11 +177,22 @@ void Runtime::AtForkChild() {
 void Runtime::AtExit() {
   Runtime* rt = instance_.load(std::memory_order_acquire);
   if (rt == nullptr || !rt->attached_.load(std::memory_order_acquire)) return;
+  rt->ProductionSynchronized();  // an exiting process has nothing left to wait for
   state::ProcessSlot* slot = rt->slot_.exchange(nullptr, std::memory_order_acq_rel);
   // A forked child inherits this handler but not the parent's slot; the
   // slot's pid tells whose it is.
   if (slot != nullptr && slot->pid.load(std::memory_order_relaxed) == getpid()) {
     rt->state_file_->ReleaseProcessSlot(slot);
+  }
+}
+
+void Runtime::ProductionSynchronized() {
+  if (!attached_.load(std::memory_order_acquire) || board_ == nullptr) return;
+  for (int g = 0; g < state::kMaxGpus; ++g) {
+    if (production_inflight_[g].load(std::memory_order_relaxed) &&
+        production_inflight_[g].exchange(false, std::memory_order_acq_rel) && board_gpu_[g] != nullptr) {
+      board_gpu_[g]->production_inflight.fetch_sub(1, std::memory_order_release);
+    }
   }
 }
 

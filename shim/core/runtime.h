@@ -10,6 +10,7 @@
 #include "shim/control/controller_client.h"
 #include "shim/core/config.h"
 #include "shim/driver/real_cuda.h"
+#include "shim/state/node_board.h"
 #include "shim/state/state_file.h"
 
 namespace tgs {
@@ -52,6 +53,20 @@ class Runtime {
   // accounting is not attached.
   state::ProcessSlot* process_slot();
 
+  // The node board's entry for container GPU entry `gpu`; nullptr without a
+  // controller (or for a GPU the controller did not put on the board).
+  state::BoardGpu* board_gpu(int gpu) const { return gpu >= 0 && gpu < state::kMaxGpus ? board_gpu_[gpu] : nullptr; }
+  // Production processes only: whether this process has launched on `gpu`
+  // since its last synchronisation (see node_board.h).
+  std::atomic<bool>* production_inflight(int gpu) {
+    return board_gpu(gpu) != nullptr && policy_.kind == protocol::ClassKind::kProduction && under_controller_
+               ? &production_inflight_[gpu]
+               : nullptr;
+  }
+  // A synchronisation returned: this production process has nothing in
+  // flight any more. Cheap when it had nothing in flight.
+  void ProductionSynchronized();
+
   // Bumped in a forked child so per-thread caches start over.
   static uint32_t fork_generation() { return fork_generation_.load(std::memory_order_relaxed); }
 
@@ -78,6 +93,9 @@ class Runtime {
   std::atomic<state::ProcessSlot*> slot_{nullptr};
   bool under_controller_ = false;  // written once under attach_mu_, before attached_
   control::Welcome policy_;
+  std::unique_ptr<state::BoardFile> board_;
+  state::BoardGpu* board_gpu_[state::kMaxGpus] = {};
+  std::atomic<bool> production_inflight_[state::kMaxGpus] = {};
 };
 
 // Calls a real driver entry point, reporting CUDA_ERROR_NOT_FOUND when the

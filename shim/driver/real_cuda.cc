@@ -24,6 +24,7 @@ void ResolveRealCuda(void* handle, RealCuda* real) {
   TGS_RESOLVE(cuGraphNodeGetType)
   TGS_RESOLVE(cuGraphKernelNodeGetParams_v2)
   TGS_RESOLVE(cuGraphChildGraphNodeGetGraph)
+  TGS_RESOLVE(cuStreamIsCapturing)
 #undef TGS_RESOLVE
 }
 

@@ -29,8 +29,16 @@ void WaitAtGate(state::GpuEntry& gpu, uint64_t blocks, bool (*controller_connect
     timespec ts{static_cast<time_t>(until / 1'000'000'000), static_cast<long>(until % 1'000'000'000)};
     clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
     now = MonotonicNs();
+    uint64_t current = GateRate(gpu, controller_connected());
     // The controller opened the gate (production went idle): go now.
-    if (GateRate(gpu, controller_connected()) == 0) break;
+    if (current == 0) break;
+    // A new rate applies to the rest of the wait: a launch reserved at a
+    // trickle must not sit out its old turn once the rate is raised. (The
+    // controller rescales the shared timeline the same way.)
+    if (current != rate && turn > now) {
+      turn = now + static_cast<int64_t>(static_cast<long double>(turn - now) * rate / current);
+      rate = current;
+    }
   }
   gpu.gate_wait_ns.fetch_add(static_cast<uint64_t>(now - began), std::memory_order_relaxed);
 }

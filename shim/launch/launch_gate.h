@@ -37,7 +37,21 @@ inline uint64_t GateRate(const state::GpuEntry& gpu, bool controller_connected) 
 
 // Slow path: reserves this launch's slot on the virtual timeline and waits
 // for it. Out of line: only throttled launches get here.
+//
+// Rate changes: whoever changes a gate's rate from `old` to `current` (both
+// non-zero) rescales a future gate_tat_ns to now + (tat - now) * old / current
+// (RescaleGate), and a waiting launch rescales its own turn the same way, so
+// that a raised rate shortens waits already in progress.
 void WaitAtGate(state::GpuEntry& gpu, uint64_t blocks, bool (*controller_connected)());
+
+inline void RescaleGate(state::GpuEntry& gpu, uint64_t old_rate, uint64_t new_rate, int64_t now) {
+  if (old_rate == 0 || new_rate == 0 || old_rate == new_rate) return;
+  int64_t tat = gpu.gate_tat_ns.load(std::memory_order_relaxed);
+  while (tat > now) {
+    int64_t scaled = now + static_cast<int64_t>(static_cast<long double>(tat - now) * old_rate / new_rate);
+    if (gpu.gate_tat_ns.compare_exchange_weak(tat, scaled, std::memory_order_relaxed)) break;
+  }
+}
 
 inline void Admit(state::GpuEntry& gpu, uint64_t blocks, bool (*controller_connected)()) {
   if (__builtin_expect(GateRate(gpu, controller_connected()) == 0, 1)) return;

@@ -20,7 +20,19 @@ bool FillCache(CUcontext ctx, ThreadLaunchCache* cache) {
   cache->counters = &slot->gpu[gpu];
   bool gated = rt.under_controller() && rt.policy().kind == protocol::ClassKind::kOpportunistic;
   cache->gate = gated ? &rt.state_file()->state().gpus[gpu] : nullptr;
+  cache->board = rt.board_gpu(gpu);
+  cache->production_inflight = rt.production_inflight(gpu);
   return true;
+}
+
+void MarkProductionBusy(std::atomic<bool>& inflight, state::BoardGpu& board) {
+  // The timestamp first: a reader that sees the count raised must not find
+  // it stale.
+  board.production_last_launch_ns.store(MonotonicNs(), std::memory_order_relaxed);
+  if (!inflight.exchange(true, std::memory_order_acq_rel)) {
+    board.production_inflight.fetch_add(1, std::memory_order_release);
+    board.production_busy_periods.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 }  // namespace launch
@@ -34,7 +46,7 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned
                         unsigned int by, unsigned int bz, unsigned int shmem, CUstream s, void** params,
                         void** extra) {
   const RealCuda& real = Real();
-  launch::Meter(real, 1, launch::Blocks(gx, gy, gz));
+  launch::Meter(real, 1, launch::Blocks(gx, gy, gz), s);
   return CallReal(real.cuLaunchKernel, f, gx, gy, gz, bx, by, bz, shmem, s, params, extra);
 }
 
@@ -42,26 +54,31 @@ CUresult cuLaunchKernel_ptsz(CUfunction f, unsigned int gx, unsigned int gy, uns
                              unsigned int by, unsigned int bz, unsigned int shmem, CUstream s, void** params,
                              void** extra) {
   const RealCuda& real = Real();
-  launch::Meter(real, 1, launch::Blocks(gx, gy, gz));
+  launch::Meter(real, 1, launch::Blocks(gx, gy, gz), s, true);
   return CallReal(real.cuLaunchKernel_ptsz, f, gx, gy, gz, bx, by, bz, shmem, s, params, extra);
 }
 
 CUresult cuLaunchKernelEx(const CUlaunchConfig* config, CUfunction f, void** params, void** extra) {
   const RealCuda& real = Real();
-  if (config != nullptr) launch::Meter(real, 1, launch::Blocks(config->gridDimX, config->gridDimY, config->gridDimZ));
+  if (config != nullptr) {
+    launch::Meter(real, 1, launch::Blocks(config->gridDimX, config->gridDimY, config->gridDimZ), config->hStream);
+  }
   return CallReal(real.cuLaunchKernelEx, config, f, params, extra);
 }
 
 CUresult cuLaunchKernelEx_ptsz(const CUlaunchConfig* config, CUfunction f, void** params, void** extra) {
   const RealCuda& real = Real();
-  if (config != nullptr) launch::Meter(real, 1, launch::Blocks(config->gridDimX, config->gridDimY, config->gridDimZ));
+  if (config != nullptr) {
+    launch::Meter(real, 1, launch::Blocks(config->gridDimX, config->gridDimY, config->gridDimZ), config->hStream,
+                  true);
+  }
   return CallReal(real.cuLaunchKernelEx_ptsz, config, f, params, extra);
 }
 
 CUresult cuLaunchCooperativeKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx,
                                    unsigned int by, unsigned int bz, unsigned int shmem, CUstream s, void** params) {
   const RealCuda& real = Real();
-  launch::Meter(real, 1, launch::Blocks(gx, gy, gz));
+  launch::Meter(real, 1, launch::Blocks(gx, gy, gz), s);
   return CallReal(real.cuLaunchCooperativeKernel, f, gx, gy, gz, bx, by, bz, shmem, s, params);
 }
 
@@ -69,7 +86,7 @@ CUresult cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned int gx, unsigned 
                                         unsigned int bx, unsigned int by, unsigned int bz, unsigned int shmem,
                                         CUstream s, void** params) {
   const RealCuda& real = Real();
-  launch::Meter(real, 1, launch::Blocks(gx, gy, gz));
+  launch::Meter(real, 1, launch::Blocks(gx, gy, gz), s, true);
   return CallReal(real.cuLaunchCooperativeKernel_ptsz, f, gx, gy, gz, bx, by, bz, shmem, s, params);
 }
 
@@ -77,7 +94,7 @@ CUresult cuLaunchCooperativeKernelMultiDevice(CUDA_LAUNCH_PARAMS* list, unsigned
   const RealCuda& real = Real();
   if (list != nullptr) {
     for (unsigned int i = 0; i < numDevices; ++i) {
-      launch::Meter(real, 1, launch::Blocks(list[i].gridDimX, list[i].gridDimY, list[i].gridDimZ));
+      launch::Meter(real, 1, launch::Blocks(list[i].gridDimX, list[i].gridDimY, list[i].gridDimZ), list[i].hStream);
     }
   }
   return CallReal(real.cuLaunchCooperativeKernelMultiDevice, list, numDevices, flags);
@@ -97,21 +114,21 @@ CUresult cuLaunchGrid(CUfunction f, int w, int h) {
 
 CUresult cuLaunchGridAsync(CUfunction f, int w, int h, CUstream s) {
   const RealCuda& real = Real();
-  launch::Meter(real, 1, launch::Blocks(w > 0 ? w : 0, h > 0 ? h : 0, 1));
+  launch::Meter(real, 1, launch::Blocks(w > 0 ? w : 0, h > 0 ? h : 0, 1), s);
   return CallReal(real.cuLaunchGridAsync, f, w, h, s);
 }
 
 CUresult cuGraphLaunch(CUgraphExec exec, CUstream s) {
   const RealCuda& real = Real();
   launch::GraphCost cost = launch::GraphCosts().Find(reinterpret_cast<uint64_t>(exec));
-  launch::Meter(real, cost.kernels, cost.blocks);
+  launch::Meter(real, cost.kernels, cost.blocks, s);
   return CallReal(real.cuGraphLaunch, exec, s);
 }
 
 CUresult cuGraphLaunch_ptsz(CUgraphExec exec, CUstream s) {
   const RealCuda& real = Real();
   launch::GraphCost cost = launch::GraphCosts().Find(reinterpret_cast<uint64_t>(exec));
-  launch::Meter(real, cost.kernels, cost.blocks);
+  launch::Meter(real, cost.kernels, cost.blocks, s, true);
   return CallReal(real.cuGraphLaunch_ptsz, exec, s);
 }
 

@@ -1,10 +1,13 @@
 // Metering and gating of kernel launches: the hot path. An opportunistic
-// container's launch first passes its launch gate (launch_gate.h); every
-// launch then adds its kernel and block counts to this process's slot in the
+// container's launch first passes its launch gate (launch_gate.h) and, while
+// production is on the GPU, waits for production's work (yield_to_production.h);
+// a production launch marks production busy on the node board; every launch
+// then adds its kernel and block counts to this process's slot in the
 // container state, which the controller reads to measure throughput. No
-// locks, no syscalls, no allocation on an open gate: one driver call to learn
-// the current context (a thread-local read in the driver), a thread-local
-// cache hit, a relaxed load, two relaxed atomic adds.
+// locks, no syscalls, no allocation for production or on an open gate: one
+// driver call to learn the current context (a thread-local read in the
+// driver), a thread-local cache hit, a few relaxed loads (a coarse vDSO clock
+// read for production), two relaxed atomic adds.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +15,7 @@
 #include "shim/control/controller_client.h"
 #include "shim/core/runtime.h"
 #include "shim/launch/launch_gate.h"
+#include "shim/launch/yield_to_production.h"
 
 namespace tgs::launch {
 
@@ -20,6 +24,8 @@ struct ThreadLaunchCache {
   uint32_t generation = ~0u;
   state::ProcessGpuCounters* counters = nullptr;
   state::GpuEntry* gate = nullptr;  // set only for opportunistic containers under tgs-controller
+  state::BoardGpu* board = nullptr;  // this GPU on the node board (under tgs-controller)
+  std::atomic<bool>* production_inflight = nullptr;  // production processes only
 };
 
 // initial-exec: the shim is loaded at process start (preload), so its TLS is
@@ -30,7 +36,40 @@ extern thread_local ThreadLaunchCache tls_launch_cache __attribute__((tls_model(
 // the context's GPU is not accounted.
 bool FillCache(CUcontext ctx, ThreadLaunchCache* cache);
 
-inline void Meter(const RealCuda& real, uint64_t kernels, uint64_t blocks) {
+inline int64_t CoarseMonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);  // vDSO, no syscall; a few ms of resolution
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// Out of line: the first launch after a synchronisation.
+void MarkProductionBusy(std::atomic<bool>& inflight, state::BoardGpu& board);
+
+inline void NoteProductionLaunch(std::atomic<bool>& inflight, state::BoardGpu& board) {
+  if (__builtin_expect(!inflight.load(std::memory_order_relaxed), 0)) {
+    MarkProductionBusy(inflight, board);
+    return;
+  }
+  int64_t now = CoarseMonotonicNs();
+  // Written only when the coarse clock moved, so the line stays shared-clean.
+  if (board.production_last_launch_ns.load(std::memory_order_relaxed) != now) {
+    board.production_last_launch_ns.store(now, std::memory_order_relaxed);
+  }
+}
+
+// Opportunistic: the gate's rate, then production's work (slow paths).
+inline void AdmitOpportunistic(const RealCuda& real, const ThreadLaunchCache& cache, uint64_t blocks,
+                               CUstream stream) {
+  Admit(*cache.gate, blocks, &control::ControllerConnected);
+  if (cache.board != nullptr && state::ProductionPresent(*cache.board)) {
+    YieldToProduction(real, *cache.board, stream, *cache.gate);
+  }
+}
+
+// `stream` as given to the launch; `per_thread` for the _ptsz entry points,
+// where stream 0 means the calling thread's default stream.
+inline void Meter(const RealCuda& real, uint64_t kernels, uint64_t blocks, CUstream stream = nullptr,
+                  bool per_thread = false) {
   CUcontext ctx = nullptr;
   if (__builtin_expect(real.cuCtxGetCurrent == nullptr, 0) || real.cuCtxGetCurrent(&ctx) != CUDA_SUCCESS) return;
   ThreadLaunchCache& cache = tls_launch_cache;
@@ -38,7 +77,11 @@ inline void Meter(const RealCuda& real, uint64_t kernels, uint64_t blocks) {
                        0)) {
     if (!FillCache(ctx, &cache)) return;
   }
-  if (cache.gate != nullptr) Admit(*cache.gate, blocks, &control::ControllerConnected);
+  if (cache.gate != nullptr) {
+    AdmitOpportunistic(real, cache, blocks, stream == nullptr && per_thread ? CU_STREAM_PER_THREAD : stream);
+  } else if (cache.production_inflight != nullptr) {
+    NoteProductionLaunch(*cache.production_inflight, *cache.board);
+  }
   cache.counters->kernels.fetch_add(kernels, std::memory_order_relaxed);
   cache.counters->blocks.fetch_add(blocks, std::memory_order_relaxed);
 }

@@ -1,6 +1,6 @@
 // The wire protocol between a shimmed process and tgs-controller, over a Unix
 // SOCK_SEQPACKET socket (one message per packet, so boundaries are kept and a
-// truncated packet is detectable). Version 1. Fixed-size little-endian
+// truncated packet is detectable). Version 2. Fixed-size little-endian
 // structs; every decoder checks magic, version, type and exact size, and that
 // strings are NUL-terminated, so a malformed or hostile packet is rejected
 // with a reason instead of being trusted.
@@ -8,6 +8,7 @@
 //   shim                                    controller
 //   Hello {claims, GPUs}          ---->     identity from SO_PEERCRED + /proc/<pid>/cgroup
 //                                 <----     Welcome {policy} + SCM_RIGHTS: the container's state file
+//                                           and the node board (shim/state/node_board.h)
 //   (maps the file, claims a process slot)
 //   Attached {slot, start time}   ---->     remembers the slot of this connection
 //   ... connection stays open; its close tells the controller the process is gone.
@@ -27,7 +28,7 @@
 namespace tgs::protocol {
 
 inline constexpr uint32_t kMagic = 0x31534754;  // "TGS1"
-inline constexpr uint16_t kVersion = 1;
+inline constexpr uint16_t kVersion = 2;  // 2: Welcome carries the node board too
 inline constexpr int kMaxGpus = 16;
 inline constexpr size_t kIdLength = 256;
 inline constexpr size_t kClassLength = 32;
@@ -60,7 +61,8 @@ struct Welcome {
   uint64_t memory_limit_bytes;  // per GPU; 0 = none
   char container_key[kIdLength];  // the controller's name for the container
   char class_name[kClassLength];
-  // Ancillary data: one fd, the container state file (shim/state/container_state.h).
+  // Ancillary data: two fds, the container state file (shim/state/container_state.h)
+  // and the node board (shim/state/node_board.h).
 };
 
 struct Attached {

@@ -9,7 +9,7 @@
 
 namespace tgs::protocol {
 
-bool Send(int socket, const Message& m, int fd, std::string* error) {
+bool Send(int socket, const Message& m, int fd, std::string* error, int fd2) {
   const void* data = nullptr;
   size_t size = 0;
   std::visit(
@@ -22,15 +22,20 @@ bool Send(int socket, const Message& m, int fd, std::string* error) {
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  if (fd >= 0) {
+  int fds[kMaxFds];
+  int count = 0;
+  for (int f : {fd, fd2}) {
+    if (f >= 0) fds[count++] = f;
+  }
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof fds)];
+  if (count > 0) {
     msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * count);
     cmsghdr* c = CMSG_FIRSTHDR(&msg);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    c->cmsg_len = CMSG_LEN(sizeof(int) * count);
+    std::memcpy(CMSG_DATA(c), fds, sizeof(int) * count);
   }
   ssize_t n;
   do {
@@ -43,8 +48,8 @@ bool Send(int socket, const Message& m, int fd, std::string* error) {
   return true;
 }
 
-std::optional<Message> Receive(int socket, int* fd, int timeout_ms, std::string* error) {
-  *fd = -1;
+std::optional<Message> ReceiveFds(int socket, int (&fds)[kMaxFds], int timeout_ms, std::string* error) {
+  for (int& f : fds) f = -1;
   pollfd p{socket, POLLIN, 0};
   int ready;
   do {
@@ -82,16 +87,25 @@ std::optional<Message> Receive(int socket, int* fd, int timeout_ms, std::string*
     for (size_t i = 0; i < count; ++i) {
       int received;
       std::memcpy(&received, CMSG_DATA(c) + i * sizeof(int), sizeof received);
-      if (*fd < 0) {
-        *fd = received;
+      int* free_slot = nullptr;
+      for (int& f : fds) {
+        if (f < 0) {
+          free_slot = &f;
+          break;
+        }
+      }
+      if (free_slot != nullptr) {
+        *free_slot = received;
       } else {
         close(received);
       }
     }
   }
   auto fail = [&](std::string why) -> std::optional<Message> {
-    if (*fd >= 0) close(*fd);
-    *fd = -1;
+    for (int& f : fds) {
+      if (f >= 0) close(f);
+      f = -1;
+    }
     *error = std::move(why);
     return std::nullopt;
   };
@@ -99,6 +113,16 @@ std::optional<Message> Receive(int socket, int* fd, int timeout_ms, std::string*
   if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) return fail("message truncated");
   auto m = Decode(std::span<const uint8_t>(buffer, static_cast<size_t>(n)), error);
   if (!m) return fail(*error);
+  return m;
+}
+
+std::optional<Message> Receive(int socket, int* fd, int timeout_ms, std::string* error) {
+  int fds[kMaxFds];
+  auto m = ReceiveFds(socket, fds, timeout_ms, error);
+  *fd = fds[0];
+  for (int i = 1; i < kMaxFds; ++i) {
+    if (fds[i] >= 0) close(fds[i]);
+  }
   return m;
 }
 

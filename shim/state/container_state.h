@@ -34,7 +34,7 @@
 namespace tgs::state {
 
 inline constexpr uint64_t kMagic = 0x5441545343534754ull;  // "TGSCSTAT" little-endian
-inline constexpr uint32_t kLayoutVersion = 2;  // 2: launch gate fields in GpuEntry
+inline constexpr uint32_t kLayoutVersion = 3;  // 2: launch gate fields; 3: yield counters
 inline constexpr int kMaxGpus = 16;
 inline constexpr int kMaxProcesses = 256;
 inline constexpr int kMaxContainerIdLength = 255;
@@ -60,6 +60,10 @@ struct alignas(64) GpuEntry {
   std::atomic<int64_t> gate_tat_ns;  // GCRA theoretical arrival time (CLOCK_MONOTONIC)
   std::atomic<uint64_t> gate_waits;  // launches that had to wait
   std::atomic<uint64_t> gate_wait_ns;  // total time they waited
+  // Launches that waited for production's work to finish (node_board.h),
+  // and how long in total.
+  std::atomic<uint64_t> gate_yields;
+  std::atomic<uint64_t> gate_yield_ns;
 };
 
 struct alignas(64) ProcessGpuCounters {

@@ -172,8 +172,7 @@ TEST(DaemonControlLoopTest, StatusLineCountsContainersProcessesAndBytes) {
   policy::ControlParams control;
   RegistrySnapshot snapshot{std::chrono::steady_clock::now(), &control, {{"cgroup:/p", &prod, file.get(), 1, 1}}};
   EXPECT_EQ(StatusReporter::StatusLine(snapshot),
-            "status: 1 container(s) (1 production), 1 process(es), 1000 bytes of GPU memory in use; "
-            "launch-rate control not implemented");
+            "status: 1 container(s) (1 production), 1 process(es), 1000 bytes of GPU memory in use");
   file.reset();
   std::filesystem::remove_all(tmpl);
 }

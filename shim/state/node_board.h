@@ -1,0 +1,100 @@
+// The node board: the one piece of state shared by *all* containers of a
+// node, one entry per GPU (by UUID). THIS FILE IS ITS LAYOUT: any change to
+// the structs below bumps kBoardLayoutVersion. (Per-container state is in
+// container_state.h.)
+//
+// Why it exists: an opportunistic kernel that the device starts while
+// production has work queued delays production by that kernel's length, and
+// a rate limit alone cannot stop that (controller/README.md). So production
+// shims publish here, per GPU, whether they have work in flight, and
+// opportunistic shims wait while they do: within microseconds, with no
+// daemon in the loop.
+//
+// Who writes what:
+// - tgs-controller creates "<state_dir>/tgs-node-board", claims an entry for
+//   every GPU a process registers with, counts the registered production
+//   processes per GPU (`production_processes`), and hands the file to every
+//   shim with its Welcome (a second SCM_RIGHTS descriptor).
+// - A production shim increments `production_inflight` when it launches
+//   after having none in flight, decrements it when a synchronisation
+//   (stream/context/event synchronize, a successful stream query, a
+//   synchronous copy to the host) returns, and stamps
+//   `production_last_launch_ns` on launches.
+// - Opportunistic shims only read it.
+//
+// Crash safety: a production process that dies with work in flight leaves
+// `production_inflight` raised. Readers therefore treat production as busy
+// only while it also launched within kProductionStaleNs, and the controller
+// clears the count when a GPU's last production process goes away.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace tgs::state {
+
+inline constexpr uint64_t kBoardMagic = 0x4452414f42534754ull;  // "TGSBOARD" little-endian
+inline constexpr uint32_t kBoardLayoutVersion = 1;
+inline constexpr int kBoardGpus = 64;
+inline constexpr char kBoardFileName[] = "tgs-node-board";
+// Production flagged busy but silent this long counts as idle (a crashed
+// process, or a wait the shim does not see).
+inline constexpr int64_t kProductionStaleNs = 500'000'000;
+
+struct alignas(64) BoardGpu {
+  std::atomic<uint32_t> claimed;  // 0 = free, 1 = uuid valid (controller only)
+  uint8_t uuid[16];
+  std::atomic<uint32_t> production_processes;  // registered production processes (controller)
+  // Written by production shims, on their own cache line.
+  alignas(64) std::atomic<int32_t> production_inflight;  // processes with unsynchronised work
+  std::atomic<int64_t> production_last_launch_ns;          // CLOCK_MONOTONIC (coarse)
+  std::atomic<uint64_t> production_busy_periods;           // 0 -> 1 transitions of production_inflight
+};
+
+struct alignas(64) NodeBoard {
+  std::atomic<uint64_t> magic;  // written last (release) when initialisation completes
+  uint32_t layout_version;
+  uint32_t file_size;
+  BoardGpu gpus[kBoardGpus];
+};
+
+// Production's state on one GPU as opportunistic shims see it.
+inline bool ProductionPresent(const BoardGpu& g) {
+  return g.production_processes.load(std::memory_order_relaxed) != 0;
+}
+inline bool ProductionBusy(const BoardGpu& g, int64_t now_ns) {
+  return g.production_inflight.load(std::memory_order_acquire) > 0 &&
+         now_ns - g.production_last_launch_ns.load(std::memory_order_relaxed) < kProductionStaleNs;
+}
+
+class BoardFile {
+ public:
+  // tgs-controller: opens or creates "<dir>/tgs-node-board". A board left by
+  // an earlier controller is kept (shims still map it); its production
+  // process counts restart from zero, since processes re-register.
+  static std::unique_ptr<BoardFile> Open(const std::string& dir, std::string* error);
+  // A shim: maps the board received from the controller, taking `fd`.
+  static std::unique_ptr<BoardFile> Adopt(int fd, std::string* error);
+  ~BoardFile();
+  BoardFile(const BoardFile&) = delete;
+  BoardFile& operator=(const BoardFile&) = delete;
+
+  NodeBoard& board() { return *board_; }
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+
+  // Lock-free lookup; -1 when no entry has this UUID.
+  int FindGpu(const uint8_t uuid[16]) const;
+  // The controller (single-threaded) claims entries; -1 when the table is full.
+  int FindOrClaimGpu(const uint8_t uuid[16]);
+
+ private:
+  BoardFile(std::string path, int fd, NodeBoard* board) : path_(std::move(path)), fd_(fd), board_(board) {}
+  std::string path_;
+  int fd_;
+  NodeBoard* board_;
+};
+
+}  // namespace tgs::state
