@@ -79,6 +79,7 @@ std::vector<double> GpuRateControl::WaterFill(double capacity, const std::vector
 
 void GpuRateControl::StartProfile(double now) {
   status_.phase = RatePhase::kProfiling;
+  profile_pending_ = false;
   profile_start_ = now;
   profile_blocks_ = window_.empty() ? 0 : window_.back().blocks;
   status_.limit = status_.reference > 0 ? params_.opportunistic_floor * status_.reference : kTrickle;
@@ -155,7 +156,7 @@ std::vector<double> GpuRateControl::Split(const GpuInput& in, std::vector<bool>*
     weights[i] = std::max(1, in.opportunistic[i].weight);
     equal = equal && weights[i] == weights[0];
     const OppHistory& h = opp_[i].second;
-    demands[i] = (*constrained)[i] ? kUnlimited : std::max(kDemandHeadroom * h.rate, kTrickle);
+    demands[i] = (*constrained)[i] ? kUnlimited : std::max(h.rate, kTrickle);
     used += h.rate;
   }
   double capacity = status_.limit;
@@ -165,7 +166,18 @@ std::vector<double> GpuRateControl::Split(const GpuInput& in, std::vector<bool>*
     if (n <= 1 || equal || used <= 0) return std::vector<double>(n, kUnlimited);
     capacity = kProbeGrowth * used;
   }
-  return WaterFill(capacity, weights, demands);
+  // Shares are computed from what each container uses; one using less than
+  // its share gets headroom on top, up to its plain weighted share, so that
+  // it can grow (and is then seen constrained, taking its full share, the
+  // interval after).
+  std::vector<double> rates = WaterFill(capacity, weights, demands);
+  double total_weight = std::accumulate(weights.begin(), weights.end(), 0.0);
+  for (size_t i = 0; i < n; ++i) {
+    if ((*constrained)[i]) continue;
+    double fair = capacity * weights[i] / total_weight;
+    rates[i] = std::max(rates[i], std::min(kDemandHeadroom * demands[i], fair));
+  }
+  return rates;
 }
 
 GpuDecision GpuRateControl::Step(const GpuInput& in) {
@@ -183,13 +195,14 @@ GpuDecision GpuRateControl::Step(const GpuInput& in) {
     for (auto& [key, old] : opp_) {
       if (key == o.key) h = old;
     }
-    if (h.seen && dt > 0 && o.blocks >= h.blocks) {
+    bool dipped = h.seen && o.blocks < h.blocks;  // an exiting process's slot is being retired
+    if (h.seen && dt > 0 && !dipped) {
       double rate = static_cast<double>(o.blocks - h.blocks) / dt;
       h.rate = 0.5 * h.rate + 0.5 * rate;
       constrained[i] = o.gate_waits > h.gate_waits;
     }
     constrained[i] = constrained[i] || o.backlogged;
-    h.blocks = o.blocks;
+    if (!dipped) h.blocks = o.blocks;
     h.gate_waits = o.gate_waits;
     h.seen = true;
     total += h.rate;
@@ -198,14 +211,16 @@ GpuDecision GpuRateControl::Step(const GpuInput& in) {
   opp_ = std::move(next);
   status_.opportunistic_rate = total;
 
-  // Counters dip for an instant while an exiting process's slot is retired.
-  uint64_t production_blocks = window_.empty() ? in.production_blocks
-                                               : std::max(window_.back().blocks, in.production_blocks);
-  window_.push_back({now, production_blocks});
+  // Counters dip for an instant while an exiting process's slot is retired:
+  // such a sample is dropped rather than read as an interval without work.
+  bool dipped = !window_.empty() && in.production_blocks < window_.back().blocks;
+  uint64_t production_blocks = dipped ? window_.back().blocks : in.production_blocks;
+  if (!dipped) window_.push_back({now, production_blocks});
   while (window_.size() > 2 && window_[1].t <= now - kWindowS - 1e-9) window_.pop_front();
 
   bool active = in.production_idle_s * 1000.0 < params_.idle_release_ms;
   if (in.production_processes == 0) {
+    profile_pending_ = false;
     status_.phase = RatePhase::kOpen;
     status_.limit = kUnlimited;
     status_.production_rate = 0;
@@ -226,16 +241,18 @@ GpuDecision GpuRateControl::Step(const GpuInput& in) {
             threshold_ = kUnlimited;
             last_change_ = now;
           } else {
-            // Production is registered but idle: nothing to measure yet.
+            // Production is registered but idle: nothing to measure yet;
+            // measure when it starts.
             status_.phase = RatePhase::kIdle;
             status_.limit = kUnlimited;
+            profile_pending_ = true;
           }
         }
         break;
       }
       case RatePhase::kIdle:
         if (active) {
-          if (status_.reference <= 0) {
+          if (status_.reference <= 0 || profile_pending_) {
             StartProfile(now);
           } else {
             status_.phase = RatePhase::kAvoidance;
@@ -250,7 +267,7 @@ GpuDecision GpuRateControl::Step(const GpuInput& in) {
           resume_limit_ = status_.limit;
           status_.phase = RatePhase::kIdle;
           status_.limit = kUnlimited;
-        } else {
+        } else if (!dipped) {
           Judge(now);
         }
         break;
@@ -263,8 +280,10 @@ GpuDecision GpuRateControl::Step(const GpuInput& in) {
   double weights = 0;
   for (const auto& o : in.opportunistic) weights += std::max(1, o.weight);
   for (const auto& o : in.opportunistic) {
-    d.fallback_rates.push_back(base > 0 ? params_.fallback_opportunistic_share * base * std::max(1, o.weight) / weights
-                                        : kUnlimited);
+    // A share of 1 (the whole capacity) means no limit.
+    bool limited = base > 0 && params_.fallback_opportunistic_share < 1;
+    d.fallback_rates.push_back(
+        limited ? params_.fallback_opportunistic_share * base * std::max(1, o.weight) / weights : kUnlimited);
   }
   return d;
 }

@@ -109,6 +109,7 @@ class GpuRateControl {
   double last_change_ = 0;     // when L was last decreased (judging starts after it)
   double threshold_ = kUnlimited;  // slow start ends here
   double resume_limit_ = kUnlimited;  // L when production went idle
+  bool profile_pending_ = false;      // went idle while profiling: measure when it starts
   double last_now_ = 0;
   std::vector<std::pair<std::string, OppHistory>> opp_;  // by key
 };

@@ -66,10 +66,14 @@ std::unique_ptr<BoardFile> BoardFile::Adopt(int fd, std::string* error) {
   }
   NodeBoard* board = Map(fd);
   if (board == nullptr || !Valid(*board)) {
-    *error = board == nullptr ? std::string("cannot map the received node board: ") + std::strerror(errno)
-                              : "the received node board has layout version " +
-                                    std::to_string(board->layout_version) + "; this shim speaks version " +
-                                    std::to_string(kBoardLayoutVersion);
+    if (board == nullptr) {
+      *error = std::string("cannot map the received node board: ") + std::strerror(errno);
+    } else if (board->magic.load(std::memory_order_acquire) != kBoardMagic) {
+      *error = "the received file is not a TGS node board";
+    } else {
+      *error = "the received node board has layout version " + std::to_string(board->layout_version) +
+               "; this shim speaks version " + std::to_string(kBoardLayoutVersion);
+    }
     if (board != nullptr) munmap(board, sizeof(NodeBoard));
     close(fd);
     return nullptr;
