@@ -72,8 +72,10 @@ void Arbiter::OnInterval(const RegistrySnapshot& snapshot) {
   };
   std::map<int, Gpu> gpus;
   for (int b = 0; b < state::kBoardGpus; ++b) {
-    const state::BoardGpu& e = board.gpus[b];
+    state::BoardGpu& e = board.gpus[b];
     if (e.claimed.load(std::memory_order_acquire) != 1) continue;
+    // From the policy, so that a reload takes effect within an interval.
+    e.yield.store(snapshot.control->yield_to_production ? 1 : 0, std::memory_order_relaxed);
     Gpu& g = gpus[b];
     g.in.now_s = static_cast<double>(now_ns) / 1e9;
     g.in.production_processes = static_cast<int>(e.production_processes.load(std::memory_order_relaxed));

@@ -536,6 +536,7 @@ void Daemon::OnHello(int fd, const protocol::Hello& hello) {
   for (uint32_t i = 0; i < hello.gpu_count; ++i) {
     int b = board_->FindOrClaimGpu(hello.gpu_uuids[i]);
     if (b >= 0) {
+      board_->board().gpus[b].yield.store(policy_.control.yield_to_production ? 1 : 0, std::memory_order_relaxed);
       board_gpus.push_back(b);
     } else {
       TGS_LOG_WARN("the node board is full (%d GPUs); %s is not arbitrated", state::kBoardGpus,

@@ -61,6 +61,9 @@ void WritePolicySummary(const Policy& policy, std::ostream& out) {
     if (auto* int_field = std::get_if<int ControlParams::*>(&f.field)) {
       value = std::to_string(policy.control.*(*int_field));
       is_default = policy.control.*(*int_field) == defaults.*(*int_field);
+    } else if (auto* bool_field = std::get_if<bool ControlParams::*>(&f.field)) {
+      value = policy.control.*(*bool_field) ? "true" : "false";
+      is_default = policy.control.*(*bool_field) == defaults.*(*bool_field);
     } else {
       auto field = std::get<double ControlParams::*>(f.field);
       value = Number(policy.control.*field);

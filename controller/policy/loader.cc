@@ -304,6 +304,10 @@ class PolicyParser {
           auto v = ReadInt(e, static_cast<int64_t>(f.min), static_cast<int64_t>(f.max), diag_);
           if (v) policy_.control.*(*int_field) = static_cast<int>(*v);
           failed |= !v;
+        } else if (auto* bool_field = std::get_if<bool ControlParams::*>(&f.field)) {
+          auto v = ReadBool(e, diag_);
+          if (v) policy_.control.*(*bool_field) = *v;
+          failed |= !v;
         } else {
           auto v = ReadNumber(e, f.min, f.max, diag_);
           if (v) policy_.control.*std::get<double ControlParams::*>(f.field) = *v;

@@ -56,6 +56,7 @@ struct ControlParams {
   int profile_ms = 500;                       // opportunistic paused to measure R
   int reprofile_after = 20;                   // consecutive congested intervals, then re-measure R
   double fallback_opportunistic_share = 0.1;  // shim-side share with no controller
+  bool yield_to_production = true;            // opportunistic waits while production has work in flight
 };
 
 // A class as declared under `classes:` (or built in). Optional fields that are

@@ -29,6 +29,8 @@ std::span<const ControlField> ControlFields() {
        "consecutive congested intervals after which the solo rate is measured again"},
       {"fallback_opportunistic_share", &P::fallback_opportunistic_share, 0.0, 1.0,
        "share of launch capacity opportunistic keeps when the controller is unreachable"},
+      {"yield_to_production", &P::yield_to_production, 0, 1,
+       "opportunistic launches wait while production has work in flight"},
   };
   return kFields;
 }

@@ -1,4 +1,4 @@
-// The numeric control parameters, listed once: key, field, allowed range and
+// The control parameters, listed once: key, field, allowed range and
 // a one-line meaning. The loader validates from this table and
 // `--check-config` prints from it, so a parameter added here is parsed,
 // range-checked and shown without further code. config/README.md documents
@@ -16,7 +16,8 @@ namespace tgs::policy {
 
 struct ControlField {
   std::string_view key;
-  std::variant<int ControlParams::*, double ControlParams::*> field;  // int fields take whole numbers
+  // int fields take whole numbers; bool fields true/false (min/max unused)
+  std::variant<int ControlParams::*, double ControlParams::*, bool ControlParams::*> field;
   double min;
   double max;
   std::string_view meaning;

@@ -13,8 +13,9 @@
 // Who writes what:
 // - tgs-controller creates "<state_dir>/tgs-node-board", claims an entry for
 //   every GPU a process registers with, counts the registered production
-//   processes per GPU (`production_processes`), and hands the file to every
-//   shim with its Welcome (a second SCM_RIGHTS descriptor).
+//   processes per GPU (`production_processes`), sets `yield` from the policy
+//   (control.yield_to_production), and hands the file to every shim with its
+//   Welcome (a second SCM_RIGHTS descriptor).
 // - A production shim increments `production_inflight` when it launches
 //   after having none in flight, decrements it when a synchronisation
 //   (stream/context/event synchronize, a successful stream query, a
@@ -47,6 +48,7 @@ struct alignas(64) BoardGpu {
   std::atomic<uint32_t> claimed;  // 0 = free, 1 = uuid valid (controller only)
   uint8_t uuid[16];
   std::atomic<uint32_t> production_processes;  // registered production processes (controller)
+  std::atomic<uint32_t> yield;  // 1: opportunistic launches yield to production (controller, from policy)
   // Written by production shims, on their own cache line.
   alignas(64) std::atomic<int32_t> production_inflight;  // processes with unsynchronised work
   std::atomic<int64_t> production_last_launch_ns;          // CLOCK_MONOTONIC (coarse)
@@ -63,6 +65,10 @@ struct alignas(64) NodeBoard {
 // Production's state on one GPU as opportunistic shims see it.
 inline bool ProductionPresent(const BoardGpu& g) {
   return g.production_processes.load(std::memory_order_relaxed) != 0;
+}
+// Whether opportunistic launches must yield to production on this GPU.
+inline bool YieldRequired(const BoardGpu& g) {
+  return g.yield.load(std::memory_order_relaxed) != 0 && ProductionPresent(g);
 }
 inline bool ProductionBusy(const BoardGpu& g, int64_t now_ns) {
   return g.production_inflight.load(std::memory_order_acquire) > 0 &&

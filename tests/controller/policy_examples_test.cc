@@ -119,6 +119,8 @@ TEST(PolicyExamples, ReadmeDocumentsEveryKeyAndDefault) {
     std::string value;
     if (auto* int_field = std::get_if<int ControlParams::*>(&f.field)) {
       value = std::to_string(defaults.*(*int_field));
+    } else if (auto* bool_field = std::get_if<bool ControlParams::*>(&f.field)) {
+      value = defaults.*(*bool_field) ? "true" : "false";
     } else {
       char buf[32];
       std::snprintf(buf, sizeof buf, "%g", defaults.*std::get<double ControlParams::*>(f.field));

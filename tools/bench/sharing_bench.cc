@@ -1,7 +1,8 @@
 // tgs-bench-sharing: production and opportunistic training jobs sharing one
 // simulated GPU, measured side by side in one run:
 //   production alone (R0), opportunistic alone, both without TGS (no shim),
-//   both under tgs-controller.
+//   both under tgs-controller, and under tgs-controller with its rate limit
+//   alone (control.yield_to_production: false), the published TGS mechanism.
 // It prints the ratios the controller issue asks for: production's
 // throughput against R0, and the opportunistic job's against the throughput
 // it would get from the device time production leaves idle. A benchmark,
@@ -102,7 +103,7 @@ std::optional<double> SteadyRate(const std::string& log, double report_s, double
   return sum / n;
 }
 
-enum class Mode { kNoShim, kTgs };
+enum class Mode { kNoShim, kTgs, kTgsRateOnly };
 
 struct Outcome {
   std::optional<double> production, opportunistic;
@@ -126,9 +127,12 @@ class Bench {
     mkdir(d.c_str(), 0755);
     std::string shm = "tgs-bench-" + std::to_string(getpid()) + "-" + name;
     pid_t controller = -1;
-    if (mode == Mode::kTgs) {
+    bool tgs = mode != Mode::kNoShim;
+    if (tgs) {
       std::ofstream(d + "/config.yaml") << "version: 1\n"
-                                           "defaults: { class: opportunistic }\n"
+                                        << (mode == Mode::kTgsRateOnly ? "control: { yield_to_production: false }\n"
+                                                                       : "")
+                                        << "defaults: { class: opportunistic }\n"
                                            "containers:\n"
                                            "  - match: { id: production }\n"
                                            "    class: production\n";
@@ -147,7 +151,7 @@ class Bench {
                                            {"TGS_CONTAINER_ID", id},
                                            {"TGS_STATE_DIR", d},
                                            {"TGS_CONTROLLER_SOCKET", d + "/tgs.sock"}};
-      if (mode == Mode::kTgs) e["LD_PRELOAD"] = s_.lib + "/libtgs.so";
+      if (tgs) e["LD_PRELOAD"] = s_.lib + "/libtgs.so";
       return e;
     };
     auto job = [&](const Job& j) {
@@ -253,6 +257,7 @@ int main(int argc, char** argv) {
   Outcome solo_o = bench.Run("opportunistic-alone", Mode::kNoShim, false, true);
   Outcome none = bench.Run("uncontrolled", Mode::kNoShim, true, true);
   Outcome tgs = bench.Run("tgs", Mode::kTgs, true, true);
+  Outcome rate_only = bench.Run("tgs-rate-only", Mode::kTgsRateOnly, true, true);
 
   // Device time production leaves idle, and what the opportunistic job would
   // make of it.
@@ -266,6 +271,8 @@ int main(int argc, char** argv) {
   std::printf("%-32s %18s %20s\n", "both, no TGS (uncontrolled)", Cell(none.production).c_str(),
               Cell(none.opportunistic).c_str());
   std::printf("%-32s %18s %20s\n", "both, TGS", Cell(tgs.production).c_str(), Cell(tgs.opportunistic).c_str());
+  std::printf("%-32s %18s %20s\n", "both, TGS rate limit only", Cell(rate_only.production).c_str(),
+              Cell(rate_only.opportunistic).c_str());
   std::printf("\nproduction busy fraction alone: %.2f; opportunistic throughput from the idle time: %s it/s\n", busy,
               Cell(idle_capacity).c_str());
   std::printf("\nratios\n");
@@ -275,6 +282,9 @@ int main(int argc, char** argv) {
   std::printf("  opportunistic, TGS / idle capacity     %.3f   (target >= 0.70)\n",
               Ratio(tgs.opportunistic, idle_capacity));
   std::printf("  opportunistic, no TGS / idle capacity  %.3f\n", Ratio(none.opportunistic, idle_capacity));
-  bool ok = solo_p.ok && solo_o.ok && none.ok && tgs.ok;
+  std::printf("  rate limit only (yield_to_production: false, the published design's mechanism):\n");
+  std::printf("    production / R0                      %.3f\n", Ratio(rate_only.production, solo_p.production));
+  std::printf("    opportunistic / idle capacity        %.3f\n", Ratio(rate_only.opportunistic, idle_capacity));
+  bool ok = solo_p.ok && solo_o.ok && none.ok && tgs.ok && rate_only.ok;
   return ok ? 0 : 1;
 }
