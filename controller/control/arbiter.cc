@@ -79,7 +79,9 @@ void Arbiter::OnInterval(const RegistrySnapshot& snapshot) {
     Gpu& g = gpus[b];
     g.in.now_s = static_cast<double>(now_ns) / 1e9;
     g.in.production_processes = static_cast<int>(e.production_processes.load(std::memory_order_relaxed));
-    int64_t last = e.production_last_launch_ns.load(std::memory_order_relaxed);
+    int64_t last = e.production_last_launch_ns.load(std::memory_order_acquire);
+    g.in.production_blocks = e.production_blocks.load(std::memory_order_relaxed);
+    g.in.production_last_launch_s = last > 0 ? static_cast<double>(last) / 1e9 : 0;
     g.in.production_idle_s = last > 0 ? static_cast<double>(now_ns - last) / 1e9 : 1e9;
   }
   for (const ContainerView& c : snapshot.containers) {
@@ -93,7 +95,6 @@ void Arbiter::OnInterval(const RegistrySnapshot& snapshot) {
       Gpu& gpu = gpus[b];
       uint64_t blocks = LaunchedBlocks(s, g);
       if (production) {
-        gpu.in.production_blocks += blocks;
         gpu.production_gates.push_back(&entry);
       } else {
         // A gate timeline ahead of now: launches are queued behind its rate.
@@ -128,7 +129,7 @@ void Arbiter::OnInterval(const RegistrySnapshot& snapshot) {
     }
     const GpuStatus& st = control.status();
     auto [it, inserted] = last_phase_.try_emplace(b, st.phase);
-    bool changed = !inserted && it->second != st.phase;
+    bool changed = inserted || it->second != st.phase;
     it->second = st.phase;
     if (changed || report) {
       std::string line = StatusLine(FormatGpuUuid(board.gpus[b].uuid), st);

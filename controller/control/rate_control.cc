@@ -11,7 +11,9 @@ namespace {
 // milliseconds, so a 100 ms interval holds too few of them to see 3%.
 constexpr double kWindowS = 1.0;
 // After L changed, this much fresh evidence before judging again.
-constexpr double kMinJudgeS = 0.3;
+constexpr double kMinJudgeS = 0.5;
+// Scheduling jitter tolerated in production's launch gaps.
+constexpr double kStallSlackS = 0.02;
 // Reference creep when production runs faster than R (it sped up, or R was
 // measured low).
 constexpr double kReferenceCreep = 0.1;
@@ -21,6 +23,11 @@ constexpr double kDemandHeadroom = 1.2;
 // used by this much per interval: small, since the container that is not
 // held at its limit absorbs the excess.
 constexpr double kProbeGrowth = 1.05;
+// ... and while their use still grows by more than kGrowing per interval.
+constexpr double kProbeFast = 2.0;
+constexpr double kGrowing = 1.1;
+// The smallest total the probe shares when no production reference sizes it.
+constexpr double kProbeFloor = 1000;
 // Opportunistic blocks/s while production is profiled and R is unknown.
 constexpr double kTrickle = 1.0;
 
@@ -100,8 +107,17 @@ double GpuRateControl::ProductionRateSince(double since, double now, double* spa
   }
   const Sample& last = window_.back();
   if (first == nullptr || last.t <= first->t) return 0;
-  *span = now - first->t;
-  return static_cast<double>(last.blocks - first->blocks) / (last.t - first->t);
+  // Evidence: the time between the launches compared; a production that
+  // has stopped launching meanwhile (stalled behind other work, or done)
+  // shows as the time since its last launch.
+  *span = last.t - first->t;
+  double stalled = now - last.t;
+  double rate = static_cast<double>(last.blocks - first->blocks) / (last.t - first->t);
+  // Quiet longer than its usual launch gap (but not yet idle): count the
+  // quiet time, so a stall behind opportunistic work is seen before production resumes.
+  double per_gap = (last.t - first->t) / std::max<size_t>(1, window_.size() - 1);
+  if (stalled > 2 * per_gap + kStallSlackS) rate *= (last.t - first->t) / (last.t - first->t + stalled);
+  return rate;
 }
 
 void GpuRateControl::Judge(double now) {
@@ -160,16 +176,26 @@ std::vector<double> GpuRateControl::Split(const GpuInput& in, std::vector<bool>*
     used += h.rate;
   }
   double capacity = status_.limit;
-  if (capacity == kUnlimited) {
-    // Only the weights can bind. Equal weights: the device's own interleaving
-    // is already fair, so leave the gates open.
-    if (n <= 1 || equal || used <= 0) return std::vector<double>(n, kUnlimited);
-    capacity = kProbeGrowth * used;
+  // Equal weights: the device's own interleaving is already fair, and the
+  // limit (if any) is simply split. Unequal weights bind only if the gates
+  // together admit little more than the device gives them, so the capacity
+  // shared is what they use plus a probe, never more than L.
+  if (!(n <= 1 || equal || used <= 0)) {
+    // While what they use keeps growing, the probe doubles (slow start);
+    // once it levels off the device is saturated and the weights bind.
+    // Never below a floor: the gates themselves hold "used" down, so a probe
+    // from (nearly) nothing would never get going.
+    double growth = used > kGrowing * last_used_ ? kProbeFast : kProbeGrowth;
+    double floor = status_.reference > 0 ? params_.slow_start_initial * status_.reference : kProbeFloor;
+    capacity = std::min(capacity, std::max(growth * used, floor));
+  } else if (capacity == kUnlimited) {
+    return std::vector<double>(n, kUnlimited);
   }
   // Shares are computed from what each container uses; one using less than
   // its share gets headroom on top, up to its plain weighted share, so that
   // it can grow (and is then seen constrained, taking its full share, the
   // interval after).
+  last_used_ = used;
   std::vector<double> rates = WaterFill(capacity, weights, demands);
   double total_weight = std::accumulate(weights.begin(), weights.end(), 0.0);
   for (size_t i = 0; i < n; ++i) {
@@ -211,11 +237,15 @@ GpuDecision GpuRateControl::Step(const GpuInput& in) {
   opp_ = std::move(next);
   status_.opportunistic_rate = total;
 
-  // Counters dip for an instant while an exiting process's slot is retired:
-  // such a sample is dropped rather than read as an interval without work.
+  // Samples are (latest launch instant, blocks launched by then). A sample
+  // whose counter went backwards is dropped rather than read as an interval
+  // without work; one without a launch since the last adds nothing.
   bool dipped = !window_.empty() && in.production_blocks < window_.back().blocks;
   uint64_t production_blocks = dipped ? window_.back().blocks : in.production_blocks;
-  if (!dipped) window_.push_back({now, production_blocks});
+  double instant = in.production_last_launch_s > 0 ? in.production_last_launch_s : now;
+  if (!dipped && (window_.empty() || (production_blocks != window_.back().blocks && instant > window_.back().t))) {
+    window_.push_back({instant, production_blocks});
+  }
   while (window_.size() > 2 && window_[1].t <= now - kWindowS - 1e-9) window_.pop_front();
 
   bool active = in.production_idle_s * 1000.0 < params_.idle_release_ms;
@@ -232,7 +262,9 @@ GpuDecision GpuRateControl::Step(const GpuInput& in) {
       case RatePhase::kProfiling: {
         double span = now - profile_start_;
         if (span * 1000.0 >= params_.profile_ms) {
-          double p = static_cast<double>(production_blocks - profile_blocks_) / span;
+          double measured = 0;
+          double p = ProductionRateSince(profile_start_, now, &measured);
+          if (measured < 0.5 * span) p = static_cast<double>(production_blocks - profile_blocks_) / span;
           status_.production_rate = p;
           if (p > 0 && active) {
             status_.reference = p;

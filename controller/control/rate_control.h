@@ -49,8 +49,12 @@ struct OpportunisticInput {
 struct GpuInput {
   double now_s = 0;  // monotonic seconds
   int production_processes = 0;
-  uint64_t production_blocks = 0;      // cumulative, all production containers
-  double production_idle_s = 0;        // since production's last launch
+  // Production's cumulative launched blocks (node board) and the instant of
+  // its latest launch, read together: rates are measured between launch
+  // instants, not sampling instants.
+  uint64_t production_blocks = 0;
+  double production_last_launch_s = 0;
+  double production_idle_s = 0;  // since production's last launch
   std::vector<OpportunisticInput> opportunistic;
 };
 
@@ -109,6 +113,7 @@ class GpuRateControl {
   double last_change_ = 0;     // when L was last decreased (judging starts after it)
   double threshold_ = kUnlimited;  // slow start ends here
   double resume_limit_ = kUnlimited;  // L when production went idle
+  double last_used_ = 0;  // opportunistic blocks/s at the previous split
   bool profile_pending_ = false;      // went idle while profiling: measure when it starts
   double last_now_ = 0;
   std::vector<std::pair<std::string, OppHistory>> opp_;  // by key

@@ -26,9 +26,8 @@ bool FillCache(CUcontext ctx, ThreadLaunchCache* cache) {
 }
 
 void MarkProductionBusy(std::atomic<bool>& inflight, state::BoardGpu& board) {
-  // The timestamp first: a reader that sees the count raised must not find
-  // it stale.
-  board.production_last_launch_ns.store(MonotonicNs(), std::memory_order_relaxed);
+  // The caller stamped the launch instant first: a reader that sees the
+  // count raised does not find it stale.
   if (!inflight.exchange(true, std::memory_order_acq_rel)) {
     board.production_inflight.fetch_add(1, std::memory_order_release);
     board.production_busy_periods.fetch_add(1, std::memory_order_relaxed);

@@ -6,8 +6,8 @@
 // container state, which the controller reads to measure throughput. No
 // locks, no syscalls, no allocation for production or on an open gate: one
 // driver call to learn the current context (a thread-local read in the
-// driver), a thread-local cache hit, a few relaxed loads (a coarse vDSO clock
-// read for production), two relaxed atomic adds.
+// driver), a thread-local cache hit, a few relaxed loads, two relaxed atomic
+// adds (production: one more, and a vDSO clock read).
 #pragma once
 
 #include <cstdint>
@@ -36,25 +36,15 @@ extern thread_local ThreadLaunchCache tls_launch_cache __attribute__((tls_model(
 // the context's GPU is not accounted.
 bool FillCache(CUcontext ctx, ThreadLaunchCache* cache);
 
-inline int64_t CoarseMonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);  // vDSO, no syscall; a few ms of resolution
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
 // Out of line: the first launch after a synchronisation.
 void MarkProductionBusy(std::atomic<bool>& inflight, state::BoardGpu& board);
 
-inline void NoteProductionLaunch(std::atomic<bool>& inflight, state::BoardGpu& board) {
-  if (__builtin_expect(!inflight.load(std::memory_order_relaxed), 0)) {
-    MarkProductionBusy(inflight, board);
-    return;
-  }
-  int64_t now = CoarseMonotonicNs();
-  // Written only when the coarse clock moved, so the line stays shared-clean.
-  if (board.production_last_launch_ns.load(std::memory_order_relaxed) != now) {
-    board.production_last_launch_ns.store(now, std::memory_order_relaxed);
-  }
+// Production: the blocks, then the instant (the controller reads the pair to
+// measure production's rate between launches; node_board.h).
+inline void NoteProductionLaunch(std::atomic<bool>& inflight, state::BoardGpu& board, uint64_t blocks) {
+  board.production_blocks.fetch_add(blocks, std::memory_order_relaxed);
+  board.production_last_launch_ns.store(MonotonicNs(), std::memory_order_release);
+  if (__builtin_expect(!inflight.load(std::memory_order_relaxed), 0)) MarkProductionBusy(inflight, board);
 }
 
 // Opportunistic: the gate's rate, then production's work (slow paths).
@@ -80,7 +70,7 @@ inline void Meter(const RealCuda& real, uint64_t kernels, uint64_t blocks, CUstr
   if (cache.gate != nullptr) {
     AdmitOpportunistic(real, cache, blocks, stream == nullptr && per_thread ? CU_STREAM_PER_THREAD : stream);
   } else if (cache.production_inflight != nullptr) {
-    NoteProductionLaunch(*cache.production_inflight, *cache.board);
+    NoteProductionLaunch(*cache.production_inflight, *cache.board, blocks);
   }
   cache.counters->kernels.fetch_add(kernels, std::memory_order_relaxed);
   cache.counters->blocks.fetch_add(blocks, std::memory_order_relaxed);

@@ -19,8 +19,8 @@
 // - A production shim increments `production_inflight` when it launches
 //   after having none in flight, decrements it when a synchronisation
 //   (stream/context/event synchronize, a successful stream query, a
-//   synchronous copy to the host) returns, and stamps
-//   `production_last_launch_ns` on launches.
+//   synchronous copy to the host) returns, and on every launch adds its
+//   blocks to `production_blocks` and stamps `production_last_launch_ns`.
 // - Opportunistic shims only read it.
 //
 // Crash safety: a production process that dies with work in flight leaves
@@ -51,7 +51,12 @@ struct alignas(64) BoardGpu {
   std::atomic<uint32_t> yield;  // 1: opportunistic launches yield to production (controller, from policy)
   // Written by production shims, on their own cache line.
   alignas(64) std::atomic<int32_t> production_inflight;  // processes with unsynchronised work
-  std::atomic<int64_t> production_last_launch_ns;          // CLOCK_MONOTONIC (coarse)
+  std::atomic<int64_t> production_last_launch_ns;          // CLOCK_MONOTONIC
+  // Blocks production launched on this GPU, all processes. Added before
+  // production_last_launch_ns is stamped, so the pair read together gives
+  // the controller launch instants and the work up to them: a rate free of
+  // the quantisation of fixed sampling instants.
+  std::atomic<uint64_t> production_blocks;
   std::atomic<uint64_t> production_busy_periods;           // 0 -> 1 transitions of production_inflight
 };
 

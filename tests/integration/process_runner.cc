@@ -159,6 +159,17 @@ bool Process::WaitForOutput(const std::string& needle, std::chrono::milliseconds
   return true;
 }
 
+bool Process::WaitForError(const std::string& needle, std::chrono::milliseconds timeout, size_t from) {
+  const auto deadline = Clock::now() + timeout;
+  while (err_.size() < from || err_.find(needle, from) == std::string::npos) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return false;
+    if (err_fd_ < 0) return false;
+    Pump(std::min(left, std::chrono::milliseconds(100)));
+  }
+  return true;
+}
+
 void Process::Signal(int sig) {
   if (pid_ > 0) kill(pid_, sig);
 }

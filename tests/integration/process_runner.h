@@ -47,6 +47,9 @@ class Process {
   // Reads output until stdout contains `needle` or `timeout` passes or the
   // child closes stdout. True if found.
   bool WaitForOutput(const std::string& needle, std::chrono::milliseconds timeout);
+  // The same for stderr (where the daemons log), looking only at what
+  // arrives after byte `from` of it.
+  bool WaitForError(const std::string& needle, std::chrono::milliseconds timeout, size_t from = 0);
 
   // Sends `sig` to the child.
   void Signal(int sig);

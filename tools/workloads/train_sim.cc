@@ -19,7 +19,7 @@ constexpr char kUsage[] =
     "  --duration S           run for S seconds (default 10)\n"
     "  --iterations N         run N iterations instead of a duration\n"
     "  --report-interval S    seconds between progress lines (default 1)\n"
-    "Prints 'iters/s=X total=N' per interval and a final\n"
+    "Prints 'iters/s=X total=N t=T' per interval (T: CLOCK_MONOTONIC seconds) and a final\n"
     "'train-sim: iterations=N seconds=T iters_per_sec=X'. Exit status 2: out of memory.\n";
 
 }  // namespace
@@ -55,8 +55,8 @@ int main(int argc, char** argv) {
     if (gap_us > 0) usleep(static_cast<useconds_t>(gap_us));
     double now = workload::NowSeconds();
     if (now >= next_report) {
-      std::printf("iters/s=%.1f total=%lld\n", static_cast<double>(done - done_at_report) / (now - last_report),
-                  static_cast<long long>(done));
+      std::printf("iters/s=%.1f total=%lld t=%.4f\n", static_cast<double>(done - done_at_report) / (now - last_report),
+                  static_cast<long long>(done), now);
       std::fflush(stdout);
       done_at_report = done;
       last_report = now;
