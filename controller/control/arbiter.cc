@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "shim/launch/launch_gate.h"
+#include "shim/util/byte_size.h"
 #include "shim/util/gpu_uuid.h"
 #include "shim/util/log.h"
 
@@ -69,6 +70,8 @@ void Arbiter::OnInterval(const RegistrySnapshot& snapshot) {
     GpuInput in;
     std::vector<state::GpuEntry*> opportunistic_gates;
     std::vector<state::GpuEntry*> production_gates;
+    std::vector<std::string> production_memory;     // "<key> production <used>/<limit>", for the report
+    std::vector<std::string> opportunistic_memory;  // "<used>/<limit>" by opportunistic input
   };
   std::map<int, Gpu> gpus;
   for (int b = 0; b < state::kBoardGpus; ++b) {
@@ -94,7 +97,11 @@ void Arbiter::OnInterval(const RegistrySnapshot& snapshot) {
       if (b < 0) continue;
       Gpu& gpu = gpus[b];
       uint64_t blocks = LaunchedBlocks(s, g);
+      uint64_t limit = entry.limit_bytes.load(std::memory_order_relaxed);
+      std::string memory = "memory " + FormatByteSize(entry.used_bytes.load(std::memory_order_relaxed)) + " of " +
+                           (limit != 0 ? FormatByteSize(limit) : std::string("unlimited"));
       if (production) {
+        gpu.production_memory.push_back(c.key + " (" + c.policy->class_name + ") " + memory);
         gpu.production_gates.push_back(&entry);
       } else {
         // A gate timeline ahead of now: launches are queued behind its rate.
@@ -103,6 +110,7 @@ void Arbiter::OnInterval(const RegistrySnapshot& snapshot) {
         gpu.in.opportunistic.push_back(
             {c.key, c.policy->weight, blocks, entry.gate_waits.load(std::memory_order_relaxed), backlogged});
         gpu.opportunistic_gates.push_back(&entry);
+        gpu.opportunistic_memory.push_back(" (" + c.policy->class_name + ") " + memory);
       }
     }
   }
@@ -133,8 +141,11 @@ void Arbiter::OnInterval(const RegistrySnapshot& snapshot) {
     it->second = st.phase;
     if (changed || report) {
       std::string line = StatusLine(FormatGpuUuid(board.gpus[b].uuid), st);
+      // Per container: "| <key> (<class>) [gate <rate> blocks/s] memory <used> of <limit>".
+      for (const std::string& m : gpu.production_memory) line += " | " + m;
       for (size_t i = 0; i < gpu.in.opportunistic.size(); ++i) {
-        line += "; " + gpu.in.opportunistic[i].key + " gate " + Rate(d.rates[i]);
+        line += " | " + gpu.in.opportunistic[i].key + gpu.opportunistic_memory[i] + ", gate " + Rate(d.rates[i]) +
+                " blocks/s";
       }
       TGS_LOG_INFO("%s", line.c_str());
     }
