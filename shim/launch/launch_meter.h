@@ -7,7 +7,7 @@
 // locks, no syscalls, no allocation for production or on an open gate: one
 // driver call to learn the current context (a thread-local read in the
 // driver), a thread-local cache hit, a few relaxed loads, two relaxed atomic
-// adds (production: one more, and a vDSO clock read).
+// adds (production: one more, and a coarse vDSO clock read).
 #pragma once
 
 #include <cstdint>
@@ -39,11 +39,23 @@ bool FillCache(CUcontext ctx, ThreadLaunchCache* cache);
 // Out of line: the first launch after a synchronisation.
 void MarkProductionBusy(std::atomic<bool>& inflight, state::BoardGpu& board);
 
+inline int64_t CoarseMonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);  // vDSO, a few ns; resolution one tick (1-4 ms)
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
 // Production: the blocks, then the instant (the controller reads the pair to
-// measure production's rate between launches; node_board.h).
+// measure production's rate between launches; node_board.h). The coarse
+// clock is enough there (rates are judged over half a second or more) and
+// costs a fraction of the precise one; the instant is stored only when the
+// tick moved, so a burst of launches writes it once.
 inline void NoteProductionLaunch(std::atomic<bool>& inflight, state::BoardGpu& board, uint64_t blocks) {
   board.production_blocks.fetch_add(blocks, std::memory_order_relaxed);
-  board.production_last_launch_ns.store(MonotonicNs(), std::memory_order_release);
+  int64_t now = CoarseMonotonicNs();
+  if (board.production_last_launch_ns.load(std::memory_order_relaxed) != now) {
+    board.production_last_launch_ns.store(now, std::memory_order_release);
+  }
   if (__builtin_expect(!inflight.load(std::memory_order_relaxed), 0)) MarkProductionBusy(inflight, board);
 }
 

@@ -51,7 +51,7 @@ struct alignas(64) BoardGpu {
   std::atomic<uint32_t> yield;  // 1: opportunistic launches yield to production (controller, from policy)
   // Written by production shims, on their own cache line.
   alignas(64) std::atomic<int32_t> production_inflight;  // processes with unsynchronised work
-  std::atomic<int64_t> production_last_launch_ns;          // CLOCK_MONOTONIC
+  std::atomic<int64_t> production_last_launch_ns;          // CLOCK_MONOTONIC_COARSE
   // Blocks production launched on this GPU, all processes. Added before
   // production_last_launch_ns is stamped, so the pair read together gives
   // the controller launch instants and the work up to them: a rate free of
