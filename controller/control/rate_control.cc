@@ -19,9 +19,9 @@ constexpr double kStallSlackS = 0.02;
 constexpr double kReferenceCreep = 0.1;
 // Headroom over what an unthrottled container uses, so that it can grow.
 constexpr double kDemandHeadroom = 1.2;
-// When only weights bind (no production), the total may exceed what was
-// used by this much per interval: small, since the container that is not
-// held at its limit absorbs the excess.
+// With unequal weights, the total the gates admit may exceed what was used
+// by this much per interval: small, since the container that is not held at
+// its gate absorbs the excess and the weights would not bind.
 constexpr double kProbeGrowth = 1.05;
 // ... and while their use still grows by more than kGrowing per interval.
 constexpr double kProbeFast = 2.0;

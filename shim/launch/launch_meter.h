@@ -63,7 +63,7 @@ inline void NoteProductionLaunch(std::atomic<bool>& inflight, state::BoardGpu& b
 inline void AdmitOpportunistic(const RealCuda& real, const ThreadLaunchCache& cache, uint64_t blocks,
                                CUstream stream) {
   Admit(*cache.gate, blocks, &control::ControllerConnected);
-  if (cache.board != nullptr && state::YieldRequired(*cache.board)) {
+  if (cache.board != nullptr && state::YieldRequired(*cache.board, MonotonicNs())) {
     YieldToProduction(real, *cache.board, stream, *cache.gate);
   }
 }

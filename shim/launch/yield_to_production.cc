@@ -30,7 +30,7 @@ void YieldToProduction(const RealCuda& real, const state::BoardGpu& board, CUstr
       waited = true;
       Nap();
     }
-    if (!state::YieldRequired(board)) break;
+    if (!state::YieldRequired(board, MonotonicNs())) break;
     // Our own queued work would run ahead of production's next kernel.
     if (real.cuStreamQuery != nullptr && real.cuStreamQuery(stream) == CUDA_ERROR_NOT_READY) {
       waited = true;

@@ -43,6 +43,9 @@ inline constexpr char kBoardFileName[] = "tgs-node-board";
 // Production flagged busy but silent this long counts as idle (a crashed
 // process, or a wait the shim does not see).
 inline constexpr int64_t kProductionStaleNs = 500'000'000;
+// Production that launched on a GPU this recently is "on" it: opportunistic
+// streams there keep at most one kernel queued (yield_to_production.h).
+inline constexpr int64_t kProductionRecentNs = 2'000'000'000;
 
 struct alignas(64) BoardGpu {
   std::atomic<uint32_t> claimed;  // 0 = free, 1 = uuid valid (controller only)
@@ -71,9 +74,14 @@ struct alignas(64) NodeBoard {
 inline bool ProductionPresent(const BoardGpu& g) {
   return g.production_processes.load(std::memory_order_relaxed) != 0;
 }
-// Whether opportunistic launches must yield to production on this GPU.
-inline bool YieldRequired(const BoardGpu& g) {
-  return g.yield.load(std::memory_order_relaxed) != 0 && ProductionPresent(g);
+// Whether opportunistic launches must yield to production on this GPU: the
+// policy says so, and a registered production process launched here within
+// kProductionRecentNs (a production process sees every GPU of its container,
+// but may use only some of them).
+inline bool YieldRequired(const BoardGpu& g, int64_t now_ns) {
+  int64_t last = g.production_last_launch_ns.load(std::memory_order_relaxed);
+  return g.yield.load(std::memory_order_relaxed) != 0 && ProductionPresent(g) && last != 0 &&
+         now_ns - last < kProductionRecentNs;
 }
 inline bool ProductionBusy(const BoardGpu& g, int64_t now_ns) {
   return g.production_inflight.load(std::memory_order_acquire) > 0 &&

@@ -116,21 +116,23 @@ class RateControlTest : public IntegrationTest {
   Env JobEnv(const std::string& id) const {
     Env env = ContainerEnv({id, ""});
     env["TGS_CONTROLLER_SOCKET"] = socket_;
+    env["TGS_SIM_DEVICES"] = std::to_string(sim_devices_);
     return env;
   }
 
-  void StartJob(Process* p, const std::string& id, const std::vector<std::string>& shape, double seconds_) {
+  void StartJob(Process* p, const std::string& id, const std::vector<std::string>& shape, double seconds_,
+                int device = 0) {
     std::vector<std::string> argv{Paths::TrainSim(), "--duration", std::to_string(seconds_), "--mem", "64MiB",
-                                  "--report-interval", "0.1"};
+                                  "--report-interval", "0.1", "--device", std::to_string(device)};
     argv.insert(argv.end(), shape.begin(), shape.end());
     std::string error;
     ASSERT_TRUE(p->Start(argv, JobEnv(id), &error)) << error;
   }
 
   // Runs one job alone under the controller; its steady rate after 1 s.
-  double SoloRate(const std::string& id, const std::vector<std::string>& shape) {
+  double SoloRate(const std::string& id, const std::vector<std::string>& shape, int device = 0) {
     Process p;
-    StartJob(&p, id, shape, 3.5);
+    StartJob(&p, id, shape, 3.5, device);
     RunResult r = p.Wait(seconds(30));
     EXPECT_EQ(r.exit_code, 0) << r.Describe();
     auto prog = ParseProgress(r.out);
@@ -146,6 +148,7 @@ class RateControlTest : public IntegrationTest {
   }
 
   std::string dir_, socket_, config_;
+  int sim_devices_ = 1;
   Process controller_;
 };
 
@@ -258,6 +261,36 @@ TEST_F(RateControlTest, ControllerKilledAndRestarted) {
   ASSERT_NE(m, nullptr) << mem.Describe();
   EXPECT_EQ(m->Num("used"), 64 * kMiB) << mem.Describe();
   EXPECT_GT(RateBetween(ParseProgress(o.out), 0, 1e12), 0) << o.Describe();
+}
+
+// Several GPUs per node: production on GPU 0 holds back the opportunistic
+// job beside it, not the one on GPU 1, which keeps >= 90% of its solo rate.
+TEST_F(RateControlTest, EachGpuIsArbitratedOnItsOwn) {
+  sim_devices_ = 2;
+  StartController();
+  double r0 = SoloRate("prod", kProductionShape, 0);
+  double solo1 = SoloRate("opp1", kOpportunisticShape, 1);
+  ASSERT_GT(r0, 0);
+  ASSERT_GT(solo1, 0);
+  Process prod, beside, apart;
+  StartJob(&prod, "prod", kProductionShape, 6, 0);
+  StartJob(&beside, "opp2", kOpportunisticShape, 6, 0);
+  StartJob(&apart, "opp1", kOpportunisticShape, 6, 1);
+  RunResult p = prod.Wait(seconds(30)), b = beside.Wait(seconds(30)), a = apart.Wait(seconds(30));
+  for (const RunResult* r : {&p, &b, &a}) ASSERT_EQ(r->exit_code, 0) << r->Describe();
+  auto pp = ParseProgress(p.out), bp = ParseProgress(b.out), ap = ParseProgress(a.out);
+  ASSERT_FALSE(pp.empty());
+  double from = pp.front().t + 2.0, to = pp.back().t;
+  double production = RateBetween(pp, from, to), with_production = RateBetween(bp, from, to),
+         alone = RateBetween(ap, from, to);
+  std::string figures = "R0 " + std::to_string(r0) + ", solo on GPU 1 " + std::to_string(solo1) +
+                        "; production " + std::to_string(production) + ", opportunistic beside it " +
+                        std::to_string(with_production) + ", opportunistic on GPU 1 " + std::to_string(alone) +
+                        "\n" + ControllerLog();
+  EXPECT_GE(production, 0.95 * r0) << figures;
+  EXPECT_GE(alone, 0.90 * solo1) << figures;
+  // Beside production it gets only the time production leaves (~40%).
+  EXPECT_LT(with_production, 0.7 * solo1) << figures;
 }
 
 }  // namespace

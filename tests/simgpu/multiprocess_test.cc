@@ -95,11 +95,16 @@ TEST(SimGpuMultiProcess, TwoProcessesContendingEachGetAboutHalf) {
   double kb = std::stod(ReadLine(b)) / 1.5;
   Wait(a);
   Wait(b);
-  EXPECT_NEAR(alone, 500.0, 50.0);  // 2 ms kernels, back to back
+  // 2 ms kernels, each followed by a synchronisation: never more than 500/s,
+  // and the host's wake-ups cost at most ~0.5 ms per kernel even on a busy
+  // 2-core machine.
+  EXPECT_LE(alone, 505.0);
+  EXPECT_GE(alone, 400.0);
   // The device is shared, not duplicated: together they get what one got
-  // alone, split about evenly (start-up skew between the two children is the
-  // main source of imbalance on a loaded machine).
-  EXPECT_NEAR((ka + kb) / alone, 1.0, 0.1);
+  // alone (2.0 would mean two devices), split about evenly (start-up skew
+  // between the two children is the main source of imbalance on a loaded
+  // machine, and a hiccup in the solo run shows here too).
+  EXPECT_NEAR((ka + kb) / alone, 1.0, 0.15);
   EXPECT_NEAR(ka / alone, 0.5, 0.15);
   EXPECT_NEAR(kb / alone, 0.5, 0.15);
 }

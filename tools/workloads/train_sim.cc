@@ -16,6 +16,7 @@ constexpr char kUsage[] =
     "  --kernel-us U          device time of one kernel in microseconds on an idle GPU (default 2000)\n"
     "  --cpu-gap-us G         host time between iterations in microseconds (default 0)\n"
     "  --mem SIZE             device memory to allocate at start, e.g. 256MiB (default 256MiB)\n"
+    "  --device N             CUDA device ordinal to run on (default 0)\n"
     "  --duration S           run for S seconds (default 10)\n"
     "  --iterations N         run N iterations instead of a duration\n"
     "  --report-interval S    seconds between progress lines (default 1)\n"
@@ -25,7 +26,7 @@ constexpr char kUsage[] =
 }  // namespace
 
 int main(int argc, char** argv) {
-  int64_t kernels = 8, blocks = 264, iterations = 0;
+  int64_t kernels = 8, blocks = 264, iterations = 0, device = 0;
   double kernel_us = 2000, gap_us = 0, duration = 10, report = 1;
   uint64_t mem = 256ULL << 20;
   workload::Options opts(kProgram, kUsage);
@@ -34,12 +35,13 @@ int main(int argc, char** argv) {
   opts.Add("--kernel-us", workload::Number(&kernel_us, 0, 1e9));
   opts.Add("--cpu-gap-us", workload::Number(&gap_us, 0, 1e9));
   opts.Add("--mem", workload::Bytes(&mem));
+  opts.Add("--device", workload::Integer(&device, 0, 1023));
   opts.Add("--duration", workload::Number(&duration, 0.001, 1e7));
   opts.Add("--iterations", workload::Integer(&iterations, 1, 1LL << 40));
   opts.Add("--report-interval", workload::Number(&report, 0.01, 1e6));
   opts.Parse(argc, argv);
 
-  workload::Device d = workload::SetUp(kProgram, mem, blocks, kernel_us);
+  workload::Device d = workload::SetUp(kProgram, mem, blocks, kernel_us, static_cast<int>(device));
   double start = workload::NowSeconds();
   double next_report = start + report;
   int64_t done = 0, done_at_report = 0;

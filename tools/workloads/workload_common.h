@@ -126,12 +126,19 @@ struct Device {
   CUdeviceptr memory = 0;
 };
 
-// Context, a stream, `mem` bytes of device memory (exit 2 when they do not
-// fit), and a kernel whose `blocks`-block launch takes `kernel_us`.
-inline Device SetUp(const char* program, uint64_t mem, int64_t blocks, double kernel_us) {
+// Context on CUDA device `ordinal`, a stream, `mem` bytes of device memory
+// (exit 2 when they do not fit), and a kernel whose `blocks`-block launch
+// takes `kernel_us`.
+inline Device SetUp(const char* program, uint64_t mem, int64_t blocks, double kernel_us, int ordinal = 0) {
   Device d;
   WORKLOAD_CHECK(program, cuInit(0));
-  WORKLOAD_CHECK(program, cuDeviceGet(&d.device, 0));
+  int count = 0;
+  WORKLOAD_CHECK(program, cuDeviceGetCount(&count));
+  if (ordinal >= count) {
+    std::fprintf(stderr, "%s: --device %d: this process sees %d CUDA device(s)\n", program, ordinal, count);
+    std::exit(64);
+  }
+  WORKLOAD_CHECK(program, cuDeviceGet(&d.device, ordinal));
   WORKLOAD_CHECK(program, cuDevicePrimaryCtxRetain(&d.context, d.device));
   WORKLOAD_CHECK(program, cuCtxSetCurrent(d.context));
   int sms = 0;
