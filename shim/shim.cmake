@@ -51,6 +51,7 @@ add_library(tgs_shim SHARED
   core/init_hooks.cc
   launch/graph_launch_hooks.cc
   launch/launch_hooks.cc
+  launch/host_callback_hooks.cc
   launch/sync_hooks.cc
   memory/memory_hooks.cc
   "${TGS_TRAMPOLINES}")

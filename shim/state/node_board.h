@@ -19,7 +19,8 @@
 // - A production shim increments `production_inflight` when it launches
 //   after having none in flight, decrements it when a synchronisation
 //   (stream/context/event synchronize, a successful stream query, a
-//   synchronous copy to the host) returns, and on every launch adds its
+//   synchronous copy to the host) returns or a host callback runs with
+//   nothing launched since it was queued, and on every launch adds its
 //   blocks to `production_blocks` and stamps `production_last_launch_ns`.
 // - Opportunistic shims only read it.
 //

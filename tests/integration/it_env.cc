@@ -19,6 +19,7 @@ std::string Paths::ClientProcaddr() { return TGS_IT_CLIENT_PROCADDR; }
 std::string Paths::CudartShared() { return TGS_IT_CUDART_SHARED; }
 std::string Paths::CudartStatic() { return TGS_IT_CUDART_STATIC; }
 std::string Paths::TrainSim() { return TGS_IT_TRAIN_SIM; }
+std::string Paths::InferSim() { return TGS_IT_INFER_SIM; }
 
 const char* ClientName(Client c) { return c == Client::kLinked ? "linked" : "procaddr"; }
 std::string ClientPath(Client c) { return c == Client::kLinked ? Paths::ClientLinked() : Paths::ClientProcaddr(); }

@@ -28,6 +28,7 @@ struct Paths {
   static std::string CudartShared();  // "" when not built
   static std::string CudartStatic();  // "" when not built
   static std::string TrainSim();      // "" when not built
+  static std::string InferSim();      // "" when not built
 };
 
 enum class Client { kLinked, kProcaddr };
