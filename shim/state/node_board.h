@@ -46,7 +46,9 @@ inline constexpr char kBoardFileName[] = "tgs-node-board";
 inline constexpr int64_t kProductionStaleNs = 500'000'000;
 // Production that launched on a GPU this recently is "on" it: opportunistic
 // streams there keep at most one kernel queued (yield_to_production.h).
-inline constexpr int64_t kProductionRecentNs = 2'000'000'000;
+// Longer quiet and opportunistic work gets the whole GPU, pipelining
+// included (the controller opens the gates after control.idle_release_ms).
+inline constexpr int64_t kProductionRecentNs = 500'000'000;
 
 struct alignas(64) BoardGpu {
   std::atomic<uint32_t> claimed;  // 0 = free, 1 = uuid valid (controller only)
