@@ -20,7 +20,11 @@ namespace {
 const RealCuda& Real() { return Runtime::Get().real(); }
 
 struct Completion {
-  std::atomic<uint64_t>* blocks;  // this process's launched blocks on the GPU
+  // Production's launched blocks on the GPU (node board). Launches add to it
+  // before they mark production busy, so a callback that finds it unchanged
+  // knows nothing was launched since it was queued, by this process or
+  // another production process of the GPU.
+  std::atomic<uint64_t>* blocks;
   uint64_t blocks_when_queued;
   CUhostFn fn = nullptr;
   CUstreamCallback callback = nullptr;
@@ -58,7 +62,7 @@ Completion* Track(void* user_data) {
   if (cache.production_inflight == nullptr) return nullptr;
   auto* c = new (std::nothrow) Completion;
   if (c == nullptr) return nullptr;  // still correct: only the signal is lost
-  c->blocks = &cache.counters->blocks;
+  c->blocks = &cache.board->production_blocks;
   c->blocks_when_queued = c->blocks->load(std::memory_order_relaxed);
   c->user_data = user_data;
   return c;
