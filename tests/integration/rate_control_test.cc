@@ -332,5 +332,37 @@ TEST_F(RateControlTest, CallbackDrivenProductionLeavesIdleTimeToOpportunistic) {
   EXPECT_LE(p99(s.out), 1.5 * p99(solo.out)) << figures;
 }
 
+// Production that goes idle (it stays registered, it just stops launching):
+// the opportunistic job has the whole GPU again within 0.5 s of production's
+// last work, >= 90% of its solo rate.
+TEST_F(RateControlTest, ProductionGoingIdleGivesTheGpuBack) {
+  StartController();
+  double solo = SoloRate("opp1", kOpportunisticShape);
+  ASSERT_GT(solo, 0);
+  Process opp, prod;
+  StartJob(&opp, "opp1", kOpportunisticShape, 9);
+  std::this_thread::sleep_for(seconds(1));
+  // Two iterations, each followed by 3 s on the host: production's progress
+  // line comes after that pause, so its work ended 3 s before the line.
+  std::vector<std::string> argv{Paths::TrainSim(), "--iterations", "2", "--mem", "64MiB", "--report-interval",
+                                "0.01", "--kernels", "6", "--kernel-us", "2000", "--cpu-gap-us", "3000000"};
+  std::string error;
+  ASSERT_TRUE(prod.Start(argv, JobEnv("prod"), &error)) << error;
+  RunResult p = prod.Wait(seconds(30));
+  RunResult o = opp.Wait(seconds(30));
+  ASSERT_EQ(p.exit_code, 0) << p.Describe();
+  ASSERT_EQ(o.exit_code, 0) << o.Describe();
+  auto pp = ParseProgress(p.out), op = ParseProgress(o.out);
+  ASSERT_GE(pp.size(), 1u) << p.Describe();
+  std::string figures = "opportunistic solo " + std::to_string(solo) + " it/s";
+  for (const Progress& x : pp) {
+    double idle_from = x.t - 3.0;  // production's last work of that iteration
+    double rate = RateBetween(op, idle_from + 0.5, idle_from + 2.5);
+    figures += "; " + std::to_string(rate) + " it/s from 0.5 s after production went idle";
+    EXPECT_GE(rate, 0.90 * solo) << figures;
+  }
+  if (HasFailure()) ADD_FAILURE() << ControllerLog();
+}
+
 }  // namespace
 }  // namespace tgs::it
