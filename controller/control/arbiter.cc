@@ -25,15 +25,6 @@ uint64_t LaunchedBlocks(state::ContainerState& s, int g) {
   return blocks;
 }
 
-int BoardIndex(const state::NodeBoard& board, const uint8_t uuid[16]) {
-  for (int b = 0; b < state::kBoardGpus; ++b) {
-    if (board.gpus[b].claimed.load(std::memory_order_acquire) == 1 && std::memcmp(board.gpus[b].uuid, uuid, 16) == 0) {
-      return b;
-    }
-  }
-  return -1;
-}
-
 std::string Rate(double r) {
   if (!(r < kUnlimited)) return "unlimited";
   char buf[32];
@@ -93,7 +84,7 @@ void Arbiter::OnInterval(const RegistrySnapshot& snapshot) {
     for (int g = 0; g < state::kMaxGpus; ++g) {
       state::GpuEntry& entry = s.gpus[g];
       if (entry.claimed.load(std::memory_order_acquire) != 1) continue;
-      int b = BoardIndex(board, entry.uuid);
+      int b = state::FindBoardGpu(board, entry.uuid);
       if (b < 0) continue;
       Gpu& gpu = gpus[b];
       uint64_t blocks = LaunchedBlocks(s, g);

@@ -86,9 +86,9 @@ BoardFile::~BoardFile() {
   close(fd_);
 }
 
-int BoardFile::FindGpu(const uint8_t uuid[16]) const {
+int FindBoardGpu(const NodeBoard& board, const uint8_t uuid[16]) {
   for (int g = 0; g < kBoardGpus; ++g) {
-    const BoardGpu& e = board_->gpus[g];
+    const BoardGpu& e = board.gpus[g];
     if (e.claimed.load(std::memory_order_acquire) == 1 && std::memcmp(e.uuid, uuid, 16) == 0) return g;
   }
   return -1;

@@ -91,6 +91,9 @@ inline bool ProductionBusy(const BoardGpu& g, int64_t now_ns) {
          now_ns - g.production_last_launch_ns.load(std::memory_order_relaxed) < kProductionStaleNs;
 }
 
+// Lock-free lookup of a GPU's entry by UUID; -1 when no entry has it.
+int FindBoardGpu(const NodeBoard& board, const uint8_t uuid[16]);
+
 class BoardFile {
  public:
   // tgs-controller: opens or creates "<dir>/tgs-node-board". A board left by
@@ -107,8 +110,7 @@ class BoardFile {
   int fd() const { return fd_; }
   const std::string& path() const { return path_; }
 
-  // Lock-free lookup; -1 when no entry has this UUID.
-  int FindGpu(const uint8_t uuid[16]) const;
+  int FindGpu(const uint8_t uuid[16]) const { return FindBoardGpu(*board_, uuid); }
   // The controller (single-threaded) claims entries; -1 when the table is full.
   int FindOrClaimGpu(const uint8_t uuid[16]);
 
