@@ -3,6 +3,7 @@
 #include "tools/simgpu/driver.h"
 #include "tools/simgpu/graph.h"
 #include "tools/simgpu/module.h"
+#include "tools/simgpu/params.h"
 #include "tools/simgpu/stream.h"
 
 using namespace simgpu;
@@ -24,13 +25,19 @@ CUresult AddNode(CUgraphNode* out, CUgraph handle, const CUgraphNode* deps, size
   return CUDA_SUCCESS;
 }
 
-CUresult KernelOp(CUfunction fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, Op* op) {
-  Function* f = FindFunction(fn);
+// Kernel nodes copy their arguments at creation, as the driver does, so the
+// managed allocations they name are resolved here, once.
+template <typename Params>
+CUresult KernelOp(const Params* p, Op* op) {
+  Function* f = FindFunction(p->func);
   if (f == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  unsigned gx = p->gridDimX, gy = p->gridDimY, gz = p->gridDimZ;
+  unsigned bx = p->blockDimX, by = p->blockDimY, bz = p->blockDimZ;
   if (gx == 0 || gy == 0 || gz == 0 || bx == 0 || by == 0 || bz == 0) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult rc = ManagedArguments(*f, p->kernelParams, p->extra, &op->managed); rc != CUDA_SUCCESS) return rc;
   op->kind = Op::kKernel;
   op->duration_ns = KernelDurationNs(*f, static_cast<uint64_t>(gx) * gy * gz);
-  op->func = fn;
+  op->func = p->func;
   op->grid[0] = gx, op->grid[1] = gy, op->grid[2] = gz;
   op->block[0] = bx, op->block[1] = by, op->block[2] = bz;
   return CUDA_SUCCESS;
@@ -77,10 +84,7 @@ SIMGPU_EXPORT CUresult cuGraphAddKernelNode_v2(CUgraphNode* node, CUgraph graph,
                                                const CUDA_KERNEL_NODE_PARAMS* p) {
   if (p == nullptr) return Initialized() ? CUDA_ERROR_INVALID_VALUE : CUDA_ERROR_NOT_INITIALIZED;
   Op op;
-  if (CUresult rc = KernelOp(p->func, p->gridDimX, p->gridDimY, p->gridDimZ, p->blockDimX, p->blockDimY, p->blockDimZ, &op);
-      rc != CUDA_SUCCESS) {
-    return rc;
-  }
+  if (CUresult rc = KernelOp(p, &op); rc != CUDA_SUCCESS) return rc;
   return AddNode(node, graph, deps, n, CU_GRAPH_NODE_TYPE_KERNEL, std::move(op));
 }
 
@@ -88,10 +92,7 @@ SIMGPU_EXPORT CUresult cuGraphAddKernelNode(CUgraphNode* node, CUgraph graph, co
                                             const CUDA_KERNEL_NODE_PARAMS_v1* p) {
   if (p == nullptr) return Initialized() ? CUDA_ERROR_INVALID_VALUE : CUDA_ERROR_NOT_INITIALIZED;
   Op op;
-  if (CUresult rc = KernelOp(p->func, p->gridDimX, p->gridDimY, p->gridDimZ, p->blockDimX, p->blockDimY, p->blockDimZ, &op);
-      rc != CUDA_SUCCESS) {
-    return rc;
-  }
+  if (CUresult rc = KernelOp(p, &op); rc != CUDA_SUCCESS) return rc;
   return AddNode(node, graph, deps, n, CU_GRAPH_NODE_TYPE_KERNEL, std::move(op));
 }
 

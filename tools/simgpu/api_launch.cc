@@ -1,12 +1,14 @@
 // Exported entry points: modules and kernel launches. A launch validates its
-// arguments, turns the grid into device time and queues it: it never waits
-// for the device (unless the stream's queue is full).
+// arguments, turns the grid into device time, notes the managed allocations
+// its pointer arguments name, and queues it: it never waits for the device
+// (unless the stream's queue is full).
 #include <fstream>
 #include <sstream>
 
 #include "tools/simgpu/cuda_api.h"
 #include "tools/simgpu/driver.h"
 #include "tools/simgpu/module.h"
+#include "tools/simgpu/params.h"
 #include "tools/simgpu/stream.h"
 
 using namespace simgpu;
@@ -14,7 +16,7 @@ using namespace simgpu;
 namespace {
 
 CUresult Launch(CUfunction fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
-                CUstream stream, bool per_thread) {
+                CUstream stream, bool per_thread, void** params, void** extra) {
   if (!Initialized()) return CUDA_ERROR_NOT_INITIALIZED;
   Function* f = FindFunction(fn);
   if (f == nullptr) return CUDA_ERROR_INVALID_HANDLE;
@@ -23,6 +25,7 @@ CUresult Launch(CUfunction fn, unsigned gx, unsigned gy, unsigned gz, unsigned b
   std::shared_ptr<Stream> s;
   if (CUresult rc = ResolveStream(stream, per_thread, &s); rc != CUDA_SUCCESS) return rc;
   Op op;
+  if (CUresult rc = ManagedArguments(*f, params, extra, &op.managed); rc != CUDA_SUCCESS) return rc;
   op.kind = Op::kKernel;
   op.duration_ns = KernelDurationNs(*f, static_cast<uint64_t>(gx) * gy * gz);
   op.func = fn;
@@ -31,14 +34,14 @@ CUresult Launch(CUfunction fn, unsigned gx, unsigned gy, unsigned gz, unsigned b
   return Enqueue(s, std::move(op));
 }
 
-CUresult LaunchEx(const CUlaunchConfig* config, CUfunction f, bool per_thread) {
+CUresult LaunchEx(const CUlaunchConfig* config, CUfunction f, bool per_thread, void** params, void** extra) {
   if (!Initialized()) return CUDA_ERROR_NOT_INITIALIZED;
   if (config == nullptr) return CUDA_ERROR_INVALID_VALUE;
   if (config->numAttrs != 0 && config->attrs == nullptr) return CUDA_ERROR_INVALID_VALUE;
   // Attributes (cooperative, cluster shape, priority...) do not change device
   // time in this model.
   return Launch(f, config->gridDimX, config->gridDimY, config->gridDimZ, config->blockDimX, config->blockDimY,
-                config->blockDimZ, config->hStream, per_thread);
+                config->blockDimZ, config->hStream, per_thread, params, extra);
 }
 
 CUresult HostFunc(CUstream stream, CUhostFn fn, void* data, bool per_thread) {
@@ -117,46 +120,36 @@ SIMGPU_EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned in
                                       unsigned int by, unsigned int bz, unsigned int shared, CUstream s, void** params,
                                       void** extra) {
   (void)shared;
-  (void)params;
-  (void)extra;
-  return Launch(f, gx, gy, gz, bx, by, bz, s, false);
+  return Launch(f, gx, gy, gz, bx, by, bz, s, false, params, extra);
 }
 
 SIMGPU_EXPORT CUresult cuLaunchKernel_ptsz(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz,
                                            unsigned int bx, unsigned int by, unsigned int bz, unsigned int shared,
                                            CUstream s, void** params, void** extra) {
   (void)shared;
-  (void)params;
-  (void)extra;
-  return Launch(f, gx, gy, gz, bx, by, bz, s, true);
+  return Launch(f, gx, gy, gz, bx, by, bz, s, true, params, extra);
 }
 
 SIMGPU_EXPORT CUresult cuLaunchKernelEx(const CUlaunchConfig* config, CUfunction f, void** params, void** extra) {
-  (void)params;
-  (void)extra;
-  return LaunchEx(config, f, false);
+  return LaunchEx(config, f, false, params, extra);
 }
 
 SIMGPU_EXPORT CUresult cuLaunchKernelEx_ptsz(const CUlaunchConfig* config, CUfunction f, void** params, void** extra) {
-  (void)params;
-  (void)extra;
-  return LaunchEx(config, f, true);
+  return LaunchEx(config, f, true, params, extra);
 }
 
 SIMGPU_EXPORT CUresult cuLaunchCooperativeKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz,
                                                  unsigned int bx, unsigned int by, unsigned int bz, unsigned int shared,
                                                  CUstream s, void** params) {
   (void)shared;
-  (void)params;
-  return Launch(f, gx, gy, gz, bx, by, bz, s, false);
+  return Launch(f, gx, gy, gz, bx, by, bz, s, false, params, nullptr);
 }
 
 SIMGPU_EXPORT CUresult cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz,
                                                       unsigned int bx, unsigned int by, unsigned int bz,
                                                       unsigned int shared, CUstream s, void** params) {
   (void)shared;
-  (void)params;
-  return Launch(f, gx, gy, gz, bx, by, bz, s, true);
+  return Launch(f, gx, gy, gz, bx, by, bz, s, true, params, nullptr);
 }
 
 SIMGPU_EXPORT CUresult cuLaunchCooperativeKernelMultiDevice(CUDA_LAUNCH_PARAMS* list, unsigned int n,

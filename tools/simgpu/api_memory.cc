@@ -4,7 +4,6 @@
 #include "tools/simgpu/ledger.h"
 #include "tools/simgpu/managed.h"
 #include "tools/simgpu/memory.h"
-#include "tools/simgpu/stream.h"
 
 using namespace simgpu;
 
@@ -118,17 +117,13 @@ SIMGPU_EXPORT CUresult cuPointerGetAttribute(void* data, CUpointer_attribute att
 SIMGPU_EXPORT CUresult cuMemPrefetchAsync_v2(CUdeviceptr ptr, size_t count, CUmemLocation location, unsigned int flags,
                                              CUstream stream) {
   (void)flags;
-  std::shared_ptr<Stream> s;
-  if (CUresult rc = ResolveStream(stream, false, &s); rc != CUDA_SUCCESS) return rc;
-  return PrefetchManaged(ptr, count, location);
+  return PrefetchManaged(ptr, count, location, stream, false);
 }
 
 SIMGPU_EXPORT CUresult cuMemPrefetchAsync_v2_ptsz(CUdeviceptr ptr, size_t count, CUmemLocation location,
                                                   unsigned int flags, CUstream stream) {
   (void)flags;
-  std::shared_ptr<Stream> s;
-  if (CUresult rc = ResolveStream(stream, true, &s); rc != CUDA_SUCCESS) return rc;
-  return PrefetchManaged(ptr, count, location);
+  return PrefetchManaged(ptr, count, location, stream, true);
 }
 
 namespace {
@@ -145,11 +140,11 @@ CUmemLocation LocationOfDevice(CUdevice dev) {
 }  // namespace
 
 SIMGPU_EXPORT CUresult cuMemPrefetchAsync(CUdeviceptr ptr, size_t count, CUdevice dst, CUstream stream) {
-  return cuMemPrefetchAsync_v2(ptr, count, LocationOfDevice(dst), 0, stream);
+  return PrefetchManaged(ptr, count, LocationOfDevice(dst), stream, false);
 }
 
 SIMGPU_EXPORT CUresult cuMemPrefetchAsync_ptsz(CUdeviceptr ptr, size_t count, CUdevice dst, CUstream stream) {
-  return cuMemPrefetchAsync_v2_ptsz(ptr, count, LocationOfDevice(dst), 0, stream);
+  return PrefetchManaged(ptr, count, LocationOfDevice(dst), stream, true);
 }
 
 SIMGPU_EXPORT CUresult cuMemAdvise_v2(CUdeviceptr ptr, size_t count, CUmem_advise advice, CUmemLocation location) {
@@ -158,4 +153,20 @@ SIMGPU_EXPORT CUresult cuMemAdvise_v2(CUdeviceptr ptr, size_t count, CUmem_advis
 
 SIMGPU_EXPORT CUresult cuMemAdvise(CUdeviceptr ptr, size_t count, CUmem_advise advice, CUdevice device) {
   return AdviseManaged(ptr, count, advice, LocationOfDevice(device));
+}
+
+SIMGPU_EXPORT CUresult cuMemRangeGetAttribute(void* data, size_t size, CUmem_range_attribute attribute, CUdeviceptr ptr,
+                                              size_t count) {
+  return ManagedRangeAttribute(data, size, attribute, ptr, count);
+}
+
+SIMGPU_EXPORT CUresult cuMemRangeGetAttributes(void** data, size_t* sizes, CUmem_range_attribute* attributes,
+                                               size_t n, CUdeviceptr ptr, size_t count) {
+  if (!Initialized()) return CUDA_ERROR_NOT_INITIALIZED;
+  if (data == nullptr || sizes == nullptr || attributes == nullptr || n == 0) return CUDA_ERROR_INVALID_VALUE;
+  for (size_t i = 0; i < n; ++i) {
+    CUresult rc = ManagedRangeAttribute(data[i], sizes[i], attributes[i], ptr, count);
+    if (rc != CUDA_SUCCESS) return rc;
+  }
+  return CUDA_SUCCESS;
 }

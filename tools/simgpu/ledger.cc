@@ -2,7 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
+#include "tools/simgpu/clock.h"
+#include "tools/simgpu/residency.h"
 #include "tools/simgpu/segment.h"
+#include "tools/simgpu/timeline.h"
 
 namespace simgpu {
 
@@ -12,17 +17,33 @@ bool ChargeDevice(int device, uint64_t bytes) {
   ProcessSlot* slot = OwnSlot(seg);
   if (slot == nullptr) return false;
   DeviceState& d = seg->devices[device];
-  SegmentLock lock(seg);
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    uint64_t used = d.used_bytes.load(std::memory_order_relaxed);
-    if (bytes <= seg->memory_per_device && used <= seg->memory_per_device - bytes) {
-      slot->used[device].fetch_add(bytes, std::memory_order_relaxed);
-      d.used_bytes.fetch_add(bytes, std::memory_order_relaxed);
-      return true;
+  uint64_t capacity = seg->memory_per_device;
+  bool charged = false;
+  int64_t evicted_until = 0;
+  {
+    SegmentLock lock(seg);
+    for (int attempt = 0; attempt < 2 && !charged; ++attempt) {
+      uint64_t used = d.used_bytes.load(std::memory_order_relaxed);
+      uint64_t plain = used - std::min(used, d.managed_resident.load(std::memory_order_relaxed));
+      bool fits_plain = bytes <= capacity && plain <= capacity - bytes;
+      bool fits = fits_plain && used <= capacity - bytes;
+      // Evict live processes' managed memory only after the dead have given
+      // back theirs: reclaiming first may make the eviction unnecessary.
+      if (fits || (fits_plain && attempt == 1)) {
+        uint64_t written_back = fits ? 0 : MakeRoomLocked(seg, device, bytes);
+        slot->plain[device].fetch_add(bytes, std::memory_order_relaxed);
+        slot->used[device].fetch_add(bytes, std::memory_order_relaxed);
+        d.used_bytes.fetch_add(bytes, std::memory_order_relaxed);
+        if (written_back != 0) evicted_until = ReserveTransfer(device, NowNs(), TransferNs(written_back));
+        charged = true;
+      } else if (attempt == 0) {
+        ReclaimDeadLocked(seg);
+      }
     }
-    if (attempt == 0) ReclaimDeadLocked(seg);
   }
-  return false;
+  // The allocation returns once the evicted pages are out; never sleep holding the lock.
+  if (evicted_until != 0) SleepUntilNs(evicted_until);
+  return charged;
 }
 
 void CreditDevice(int device, uint64_t bytes) {
@@ -32,11 +53,13 @@ void CreditDevice(int device, uint64_t bytes) {
   if (slot == nullptr) return;
   SegmentLock lock(seg);
   // Clamp rather than underflow: a wrapped counter would report petabytes free.
-  uint64_t mine = slot->used[device].load(std::memory_order_relaxed);
-  uint64_t take = bytes < mine ? bytes : mine;
-  slot->used[device].store(mine - take, std::memory_order_relaxed);
+  uint64_t mine = slot->plain[device].load(std::memory_order_relaxed);
+  uint64_t take = std::min(bytes, mine);
+  slot->plain[device].store(mine - take, std::memory_order_relaxed);
+  uint64_t used = slot->used[device].load(std::memory_order_relaxed);
+  slot->used[device].store(used - std::min(take, used), std::memory_order_relaxed);
   uint64_t total = seg->devices[device].used_bytes.load(std::memory_order_relaxed);
-  seg->devices[device].used_bytes.store(total - (take < total ? take : total), std::memory_order_relaxed);
+  seg->devices[device].used_bytes.store(total - std::min(take, total), std::memory_order_relaxed);
 }
 
 DeviceMemory QueryDeviceMemory(int device) {
@@ -71,11 +94,10 @@ __attribute__((destructor)) void ReleaseOwnSlotAtExit() {
   if (seg == nullptr) return;
   pid_t self = getpid();
   SegmentLock lock(seg);
-  for (auto& slot : seg->processes) {
-    if (slot.pid.load(std::memory_order_relaxed) != self) continue;
-    for (auto& u : slot.used) u.store(0, std::memory_order_relaxed);
-    slot.context_mask.store(0, std::memory_order_relaxed);
-    slot.pid.store(0, std::memory_order_release);
+  for (int i = 0; i < kMaxProcesses; ++i) {
+    if (seg->processes[i].pid.load(std::memory_order_relaxed) != self) continue;
+    ClearSlotLocked(seg, i);  // its managed ranges go with it
+    seg->processes[i].pid.store(0, std::memory_order_release);
   }
   RecomputeUsedLocked(seg);
 }

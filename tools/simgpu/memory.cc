@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -22,6 +23,8 @@ struct AllocationTable {
   std::map<uintptr_t, Allocation> by_base;
 };
 AllocationTable& Table() { return Leaked<AllocationTable>(); }
+
+std::atomic<int> g_managed_allocations{0};
 
 constexpr size_t kPageSize = 4096;
 size_t RoundUp(size_t v, size_t to) { return (v + to - 1) / to * to; }
@@ -71,32 +74,51 @@ bool RangeIsDevice(uintptr_t ptr, size_t bytes) {
   return ptr + bytes <= a.base + a.size;
 }
 
+bool HaveManagedAllocations() { return g_managed_allocations.load(std::memory_order_relaxed) > 0; }
+
 CUresult AllocDevice(size_t bytes, AllocKind kind, CUdeviceptr* out) {
   std::shared_ptr<Context> ctx;
   if (CUresult rc = CurrentContext(&ctx); rc != CUDA_SUCCESS) return rc;
   if (bytes == 0) return CUDA_ERROR_INVALID_VALUE;
-  size_t charge = RoundUp(bytes, 512);  // the allocator's minimum alignment
-  if (!ChargeDevice(ctx->device, charge)) {
+  size_t size = RoundUp(bytes, 512);  // the allocator's minimum alignment
+  bool managed = kind == AllocKind::kManaged;
+  // Managed memory is populated on first touch, so it never fails for capacity.
+  if (!managed && !ChargeDevice(ctx->device, size)) {
     TGS_LOG_INFO("out of memory allocating %s on device %d", tgs::FormatByteSize(bytes).c_str(), ctx->device);
     return CUDA_ERROR_OUT_OF_MEMORY;
   }
   void* p = MapBacking(bytes);
-  if (p == nullptr) {
-    CreditDevice(ctx->device, charge);
-    return CUDA_ERROR_OUT_OF_MEMORY;
-  }
   Allocation a;
   a.base = reinterpret_cast<uintptr_t>(p);
+  if (p == nullptr || (managed && !CreateManagedRange(ctx->device, a.base, size, &a.managed))) {
+    if (p != nullptr) UnmapBacking(p, bytes);
+    if (!managed) CreditDevice(ctx->device, size);
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  }
   a.size = bytes;
   a.mapped = bytes;
-  a.charged = charge;
+  a.charged = managed ? 0 : size;
   a.device = ctx->device;
   a.kind = kind;
   a.ctx = ctx.get();
   InsertAllocation(a);
+  if (managed) g_managed_allocations.fetch_add(1, std::memory_order_relaxed);
   *out = a.base;
   return CUDA_SUCCESS;
 }
+
+namespace {
+// Gives an erased allocation's memory back: its mapping, its charge, and for
+// managed memory its residency entry (crediting whatever was resident).
+void Release(const Allocation& a) {
+  UnmapBacking(reinterpret_cast<void*>(a.base), a.mapped);
+  if (a.charged != 0) CreditDevice(a.device, a.charged);
+  if (a.kind == AllocKind::kManaged) {
+    DropManagedRange(a.managed);
+    g_managed_allocations.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+}  // namespace
 
 CUresult FreeDevice(CUdeviceptr ptr) {
   if (!Initialized()) return CUDA_ERROR_NOT_INITIALIZED;
@@ -115,8 +137,7 @@ CUresult FreeDevice(CUdeviceptr ptr) {
     PoolFree(ptr);
     return CUDA_SUCCESS;
   }
-  UnmapBacking(reinterpret_cast<void*>(a.base), a.mapped);
-  CreditDevice(a.device, a.charged);
+  Release(a);
   return CUDA_SUCCESS;
 }
 
@@ -169,10 +190,7 @@ void FreeContextAllocations(Context* ctx) {
       }
     }
   }
-  for (auto& a : doomed) {
-    UnmapBacking(reinterpret_cast<void*>(a.base), a.mapped);
-    if (a.charged != 0) CreditDevice(a.device, a.charged);
-  }
+  for (auto& a : doomed) Release(a);
   FreeContextArrays(ctx);
 }
 

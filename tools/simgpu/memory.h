@@ -3,10 +3,9 @@
 // touched) whose address is the device pointer, so copies and memsets are
 // real; capacity is charged to the shared device model (ledger.h).
 //
-// Residency: managed memory is charged as device memory today; when the
-// unified-memory model lands, Allocation::kind == kManaged is where its
-// residency state and the prefetch/advise hooks (PrefetchManaged,
-// AdviseManaged) attach.
+// Managed allocations are charged nothing here: each names a range in the
+// shared residency table (residency.h) whose resident bytes count as device
+// usage once kernels or prefetches bring them in.
 #pragma once
 
 #include <cstddef>
@@ -14,6 +13,7 @@
 #include <memory>
 
 #include "tools/simgpu/cuda_api.h"
+#include "tools/simgpu/residency.h"
 
 struct CUmemPoolHandle_st {};
 struct CUarray_st {};
@@ -36,10 +36,14 @@ struct Allocation {
   Context* ctx = nullptr;  // owning context, for cleanup at cuCtxDestroy
   Pool* pool = nullptr;    // kPoolBlock
   bool in_use = true;      // kPoolBlock: false while parked in the pool
+  ManagedHandle managed;   // kManaged: its residency entry
 };
 
 // Device memory for the current context (cuMemAlloc, pitch, managed).
 CUresult AllocDevice(size_t bytes, AllocKind kind, CUdeviceptr* out);
+// Whether this process holds any managed allocation: launches skip reading
+// their arguments when it does not.
+bool HaveManagedAllocations();
 CUresult FreeDevice(CUdeviceptr ptr);
 CUresult AllocHost(size_t bytes, void** out);
 CUresult FreeHost(void* ptr);

@@ -24,6 +24,16 @@ CUresult Reject(int line, const std::string& text, const char* why) {
   return CUDA_ERROR_INVALID_IMAGE;
 }
 
+bool ParseParamType(const std::string& word, ParamType* out) {
+  static const std::map<std::string, ParamType> kTypes = {
+      {"ptr", ParamType::kPtr}, {"i32", ParamType::kI32}, {"u32", ParamType::kU32}, {"i64", ParamType::kI64},
+      {"u64", ParamType::kU64}, {"f32", ParamType::kF32}, {"f64", ParamType::kF64}};
+  auto it = kTypes.find(word);
+  if (it == kTypes.end()) return false;
+  *out = it->second;
+  return true;
+}
+
 }  // namespace
 
 CUresult LoadModule(const char* image, CUmodule* out) {
@@ -41,12 +51,18 @@ CUresult LoadModule(const char* image, CUmodule* out) {
     std::istringstream fields(line);
     std::string keyword, name, rest;
     long long ns = -1;
-    if (!(fields >> keyword >> name >> ns) || keyword != "kernel" || (fields >> rest)) {
-      return Reject(number, line, "expected 'kernel <name> <ns_per_block>'");
+    if (!(fields >> keyword >> name >> ns) || keyword != "kernel" || ((fields >> rest) && rest != "params")) {
+      return Reject(number, line, "expected 'kernel <name> <ns_per_block> [params <type>...]'");
     }
     if (ns < 0) return Reject(number, line, "ns_per_block must be >= 0");
     if (module->functions.count(name) != 0) return Reject(number, line, "duplicate kernel name");
     auto f = std::make_unique<Function>();
+    for (std::string word; fields >> word;) {
+      ParamType type;
+      if (!ParseParamType(word, &type)) return Reject(number, line, "parameter types are ptr i32 u32 i64 u64 f32 f64");
+      f->params.push_back(type);
+      f->has_ptr_params = f->has_ptr_params || type == ParamType::kPtr;
+    }
     f->name = name;
     f->ns_per_block = ns;
     f->module = module.get();
@@ -75,6 +91,17 @@ std::shared_ptr<Module> FindModule(CUmodule handle) { return Modules().Find(hand
 Function* FindFunction(CUfunction f) {
   std::shared_lock lock(Functions().mu);
   return Functions().live.count(f) != 0 ? static_cast<Function*>(f) : nullptr;
+}
+
+size_t ParamSize(ParamType t) {
+  switch (t) {
+    case ParamType::kI32:
+    case ParamType::kU32:
+    case ParamType::kF32:
+      return 4;
+    default:
+      return 8;
+  }
 }
 
 int64_t KernelDurationNs(const Function& f, uint64_t blocks) {

@@ -46,6 +46,7 @@ void InitialiseLocked(Segment* seg, const SimConfig& config, const std::string& 
   seg->device_count = config.device_count;
   seg->sm_count = config.sm_count;
   seg->memory_per_device = config.memory_per_device;
+  seg->migration_bandwidth = config.migration_bandwidth;
   std::snprintf(seg->name, sizeof seg->name, "%s", config.name.c_str());
   seg->created_ns = NowNs();
   for (int i = 0; i < kMaxDevices; ++i) {
@@ -112,20 +113,26 @@ bool ReadConfig(SimConfig* config) {
   auto devices = tgs::EnvInteger("TGS_SIM_DEVICES", 1, kMaxDevices);
   auto sms = tgs::EnvInteger("TGS_SIM_SMS", 1, 100000);
   auto memory = tgs::EnvByteSize("TGS_SIM_MEMORY");
+  auto bandwidth = tgs::EnvByteSize("TGS_SIM_MIGRATION_BANDWIDTH");
   std::string log_error = tgs::TgsLogError();
-  for (const std::string* error : {&devices.error, &sms.error, &memory.error, &log_error}) {
+  for (const std::string* error : {&devices.error, &sms.error, &memory.error, &bandwidth.error, &log_error}) {
     if (!error->empty()) {
       TGS_LOG_ERROR("%s", error->c_str());
       ok = false;
     }
   }
-  if (memory.value && *memory.value == 0) {
-    TGS_LOG_ERROR("TGS_SIM_MEMORY='%s': must be greater than zero", tgs::EnvString("TGS_SIM_MEMORY")->c_str());
-    ok = false;
-  }
+  auto require_positive = [&ok](const char* name, const tgs::EnvSize& size) {
+    if (size.value && *size.value == 0) {
+      TGS_LOG_ERROR("%s='%s': must be greater than zero", name, tgs::EnvString(name)->c_str());
+      ok = false;
+    }
+  };
+  require_positive("TGS_SIM_MEMORY", memory);
+  require_positive("TGS_SIM_MIGRATION_BANDWIDTH", bandwidth);
   if (devices.value) config->device_count = static_cast<int>(*devices.value);
   if (sms.value) config->sm_count = static_cast<int>(*sms.value);
   if (memory.value) config->memory_per_device = *memory.value;
+  if (bandwidth.value) config->migration_bandwidth = *bandwidth.value;
   if (auto name = tgs::EnvString("TGS_SIM_NAME")) {
     if (name->size() >= 95) {
       TGS_LOG_ERROR("TGS_SIM_NAME='%s': longer than 94 characters", name->c_str());
@@ -170,24 +177,57 @@ SegmentLock::SegmentLock(Segment* seg) : seg_(seg) {
 SegmentLock::~SegmentLock() { pthread_mutex_unlock(&seg_->lock); }
 
 void RecomputeUsedLocked(Segment* seg) {
+  for (auto& slot : seg->processes) {
+    for (int d = 0; d < kMaxDevices; ++d) {
+      slot.used[d].store(slot.plain[d].load(std::memory_order_relaxed), std::memory_order_relaxed);
+    }
+  }
+  uint64_t resident[kMaxDevices] = {};
+  for (auto& r : seg->managed) {
+    if (r.owner == 0) continue;
+    bool sane = r.owner > 0 && r.owner <= kMaxProcesses && r.device >= 0 && r.device < kMaxDevices;
+    ProcessSlot* owner = sane ? &seg->processes[r.owner - 1] : nullptr;
+    if (owner == nullptr || owner->pid.load(std::memory_order_relaxed) == 0) {
+      r.owner = 0;  // its process is gone (ranges are dropped with their slot)
+      continue;
+    }
+    if (r.resident > r.size) r.resident = r.size;
+    owner->used[r.device].fetch_add(r.resident, std::memory_order_relaxed);
+    resident[r.device] += r.resident;
+  }
   for (int d = 0; d < kMaxDevices; ++d) {
     uint64_t sum = 0;
     for (auto& slot : seg->processes) {
       if (slot.pid.load(std::memory_order_relaxed) != 0) sum += slot.used[d].load(std::memory_order_relaxed);
     }
     seg->devices[d].used_bytes.store(sum, std::memory_order_relaxed);
+    seg->devices[d].managed_resident.store(resident[d], std::memory_order_relaxed);
   }
 }
 
+void ClearSlotLocked(Segment* seg, int index) {
+  ProcessSlot& slot = seg->processes[index];
+  for (int d = 0; d < kMaxDevices; ++d) {
+    slot.used[d].store(0, std::memory_order_relaxed);
+    slot.plain[d].store(0, std::memory_order_relaxed);
+    slot.migrated_bytes[d].store(0, std::memory_order_relaxed);
+    slot.evicted_bytes[d].store(0, std::memory_order_relaxed);
+    slot.remote_bytes[d].store(0, std::memory_order_relaxed);
+  }
+  slot.context_mask.store(0, std::memory_order_relaxed);
+  for (auto& r : seg->managed) {
+    if (r.owner == index + 1) r.owner = 0;
+  }
+}
 
 void ReclaimDeadLocked(Segment* seg) {
   bool changed = false;
-  for (auto& slot : seg->processes) {
+  for (int i = 0; i < kMaxProcesses; ++i) {
+    ProcessSlot& slot = seg->processes[i];
     pid_t pid = slot.pid.load(std::memory_order_relaxed);
     if (pid == 0) continue;
     if (ProcessStartTime(pid) == slot.start_time) continue;
-    for (auto& u : slot.used) u.store(0, std::memory_order_relaxed);
-    slot.context_mask.store(0, std::memory_order_relaxed);
+    ClearSlotLocked(seg, i);
     slot.pid.store(0, std::memory_order_release);
     changed = true;
   }
@@ -197,6 +237,11 @@ void ReclaimDeadLocked(Segment* seg) {
 void ReclaimDead(Segment* seg) {
   SegmentLock lock(seg);
   ReclaimDeadLocked(seg);
+}
+
+int OwnSlotIndex(Segment* seg) {
+  ProcessSlot* slot = OwnSlot(seg);
+  return slot == nullptr ? -1 : static_cast<int>(slot - seg->processes);
 }
 
 ProcessSlot* OwnSlot(Segment* seg) {
@@ -212,8 +257,9 @@ ProcessSlot* OwnSlot(Segment* seg) {
       ProcessSlot& slot = seg->processes[i];
       if (slot.pid.load(std::memory_order_relaxed) != 0) continue;
       slot.start_time = start;
-      for (auto& u : slot.used) u.store(0, std::memory_order_relaxed);
-      slot.context_mask.store(0, std::memory_order_relaxed);
+      // A slot is cleared when freed; clearing again costs one scan per
+      // process and guarantees no predecessor's ranges are inherited.
+      ClearSlotLocked(seg, i);
       slot.pid.store(self, std::memory_order_release);
       g_own_pid.store(self, std::memory_order_relaxed);
       g_own_slot.store(i, std::memory_order_release);

@@ -4,10 +4,12 @@
 //
 //   simgpu::ModuleImage image;
 //   image.AddKernel("step", 15000);           // 15 us per wave of blocks
+//   image.AddKernel("axpy", 15000, {"ptr", "ptr", "f32"});
 //   cuModuleLoadData(&module, image.Text());
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 
 namespace simgpu {
@@ -19,6 +21,16 @@ class ModuleImage {
   // One thread block of `name` keeps an SM busy for `ns_per_block` nanoseconds.
   ModuleImage& AddKernel(const std::string& name, uint64_t ns_per_block) {
     text_ += "kernel " + name + " " + std::to_string(ns_per_block) + "\n";
+    return *this;
+  }
+
+  // The same, declaring the kernel's parameter types in order ("ptr", "i32",
+  // "u32", "i64", "u64", "f32", "f64"): launches then say which managed
+  // allocations the kernel touches through their "ptr" arguments.
+  ModuleImage& AddKernel(const std::string& name, uint64_t ns_per_block, std::initializer_list<const char*> params) {
+    text_ += "kernel " + name + " " + std::to_string(ns_per_block) + " params";
+    for (const char* type : params) text_ += std::string(" ") + type;
+    text_ += "\n";
     return *this;
   }
 

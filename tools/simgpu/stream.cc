@@ -35,7 +35,22 @@ void Execute(Stream& s, Op& op) {
   }
   switch (op.kind) {
     case Op::kKernel: {
+      if (!op.managed.empty()) {
+        // Reserve compute only once the data is there: reserving it now for
+        // later would hold the device idle against every other context.
+        int64_t arrived = AccessManagedRanges(s.device, op.managed.data(), op.managed.size(), ready);
+        if (arrived > ready) {
+          SleepUntilNs(arrived);
+          ready = arrived;
+        }
+      }
       int64_t end = ReserveKernel(s.device, ready, op.duration_ns);
+      SleepUntilNs(end);
+      s.cursor_ns = end;
+      break;
+    }
+    case Op::kPrefetch: {
+      int64_t end = PrefetchManagedRange(op.managed.front(), op.prefetch_bytes, op.prefetch_location, ready);
       SleepUntilNs(end);
       s.cursor_ns = end;
       break;

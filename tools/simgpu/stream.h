@@ -1,8 +1,10 @@
 // Streams, events and the operations they execute. Each stream has a worker
 // thread that runs its queue in order; a kernel at the head of the queue
 // reserves an interval on the device timeline (timeline.h) and the worker
-// sleeps until it ends. Launch calls only append to the queue (bounded, like
-// a pushbuffer), so they are asynchronous exactly as on a real GPU.
+// sleeps until it ends. A kernel that touches managed memory first waits for
+// its migrations on the copy-engine timeline, then reserves compute. Launch
+// calls only append to the queue (bounded, like a pushbuffer), so they are
+// asynchronous exactly as on a real GPU.
 #pragma once
 
 #include <condition_variable>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "tools/simgpu/cuda_api.h"
+#include "tools/simgpu/residency.h"
 
 struct CUstream_st {};
 struct CUevent_st {};
@@ -43,8 +46,14 @@ struct Event : CUevent_st {
 };
 
 struct Op {
-  enum Kind : uint8_t { kKernel, kWork, kRecord, kWaitEvent, kNop } kind = kNop;
+  enum Kind : uint8_t { kKernel, kWork, kRecord, kWaitEvent, kPrefetch, kNop } kind = kNop;
   int64_t duration_ns = 0;       // kKernel
+  // kKernel: the managed allocations its pointer arguments name, resolved at
+  // launch (as the driver copies arguments then) so that graph replays touch
+  // the same ones. kPrefetch: the one range it moves.
+  std::vector<ManagedHandle> managed;
+  uint64_t prefetch_bytes = 0;   // kPrefetch
+  int prefetch_location = 0;     // kPrefetch: a device ordinal or kHostLocation
   // kKernel: the launch as given, so a graph node built from it (captured or
   // added) can report its parameters (cuGraphKernelNodeGetParams).
   CUfunction func = nullptr;

@@ -1,6 +1,7 @@
 #include "tools/simgpu/timeline.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "tools/simgpu/clock.h"
 #include "tools/simgpu/segment.h"
@@ -34,6 +35,23 @@ int64_t ReserveKernel(int device, int64_t earliest, int64_t duration_ns) {
   }
   d.kernels_executed.fetch_add(1, std::memory_order_relaxed);
   return end;
+}
+
+int64_t ReserveTransfer(int device, int64_t earliest, int64_t duration_ns) {
+  DeviceState& d = CurrentSegment()->devices[device];
+  int64_t prev = d.copy_busy_until.load(std::memory_order_acquire);
+  int64_t start;
+  do {
+    start = std::max(earliest, prev);
+  } while (!d.copy_busy_until.compare_exchange_weak(prev, start + duration_ns, std::memory_order_acq_rel));
+  return start + duration_ns;
+}
+
+int64_t TransferNs(uint64_t bytes) {
+  Segment* seg = CurrentSegment();
+  if (bytes == 0 || seg == nullptr || seg->migration_bandwidth == 0) return 0;
+  double seconds = static_cast<double>(bytes) / static_cast<double>(seg->migration_bandwidth);
+  return static_cast<int64_t>(std::ceil(seconds * 1e9));
 }
 
 double DeviceUtilization(int device, int64_t window_ns) {

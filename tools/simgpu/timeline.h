@@ -15,6 +15,16 @@ namespace simgpu {
 // when the worker thread woke late, which must not delay the device.
 int64_t ReserveKernel(int device, int64_t earliest, int64_t duration_ns);
 
+// Reserves [max(earliest, copy_busy_until), +duration) on the device's copy
+// engine, the timeline of host-link transfers (unified-memory migrations,
+// evictions and remote accesses), and returns its end. Kept apart from the
+// compute timeline: a real GPU preempts a context stalled on page faults at
+// timeslice boundaries, so other contexts' kernels run while it migrates.
+int64_t ReserveTransfer(int device, int64_t earliest, int64_t duration_ns);
+
+// Time to move `bytes` over the host link at the segment's migration bandwidth.
+int64_t TransferNs(uint64_t bytes);
+
 // Fraction (0..1) of the last `window_ns` during which the device was executing.
 double DeviceUtilization(int device, int64_t window_ns);
 
