@@ -23,6 +23,7 @@ add_library(tgs_shim_core STATIC
   memory/array_size.cc
   memory/memory_view.cc
   memory/quota.cc
+  memory/residency.cc
   state/container_state.cc
   state/node_board.cc
   state/state_file.cc)
@@ -53,6 +54,7 @@ add_library(tgs_shim SHARED
   launch/launch_hooks.cc
   launch/host_callback_hooks.cc
   launch/sync_hooks.cc
+  memory/ipc_hooks.cc
   memory/memory_hooks.cc
   "${TGS_TRAMPOLINES}")
 target_link_libraries(tgs_shim PRIVATE tgs_shim_core)

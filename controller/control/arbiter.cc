@@ -3,7 +3,6 @@
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <vector>
 
 #include "shim/launch/launch_gate.h"
@@ -53,6 +52,7 @@ const GpuRateControl* Arbiter::ForGpu(int board_gpu) const {
 
 void Arbiter::OnInterval(const RegistrySnapshot& snapshot) {
   reporter_.OnInterval(snapshot);
+  memory_.OnInterval(snapshot);
   if (snapshot.board == nullptr) return;
   state::NodeBoard& board = *snapshot.board;
   int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(snapshot.now.time_since_epoch()).count();
@@ -135,8 +135,11 @@ void Arbiter::OnInterval(const RegistrySnapshot& snapshot) {
       // Per container: "| <key> (<class>) [gate <rate> blocks/s] memory <used> of <limit>".
       for (const std::string& m : gpu.production_memory) line += " | " + m;
       for (size_t i = 0; i < gpu.in.opportunistic.size(); ++i) {
-        line += " | " + gpu.in.opportunistic[i].key + gpu.opportunistic_memory[i] + ", gate " + Rate(d.rates[i]) +
-                " blocks/s";
+        line += " | " + gpu.in.opportunistic[i].key + gpu.opportunistic_memory[i];
+        if (const ResidencyStatus* r = memory_.Status(gpu.in.opportunistic[i].key, b)) {
+          line += MemoryArbiter::Describe(*r);
+        }
+        line += ", gate " + Rate(d.rates[i]) + " blocks/s";
       }
       TGS_LOG_INFO("%s", line.c_str());
     }

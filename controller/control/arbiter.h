@@ -12,6 +12,7 @@
 
 #include "controller/control/rate_control.h"
 #include "controller/daemon/control_loop.h"
+#include "controller/memory/memory_arbiter.h"
 
 namespace tgs::controller {
 
@@ -29,6 +30,7 @@ class Arbiter : public ControlLoop {
 
   // The loop of node-board entry `board_gpu`, or nullptr (for tests).
   const GpuRateControl* ForGpu(int board_gpu) const;
+  const MemoryArbiter& memory() const { return memory_; }
 
  private:
   std::chrono::milliseconds report_every_;
@@ -36,6 +38,7 @@ class Arbiter : public ControlLoop {
   std::map<int, GpuRateControl> gpus_;  // by node-board entry
   std::map<int, RatePhase> last_phase_;
   StatusReporter reporter_;
+  MemoryArbiter memory_;  // resident budgets of oversubscribing containers
 };
 
 }  // namespace tgs::controller

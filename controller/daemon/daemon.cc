@@ -63,7 +63,7 @@ protocol::ClassKind WireKind(policy::Kind kind) {
 std::string Describe(const policy::ContainerPolicy& p) {
   return "class " + p.class_name + " (" + std::string(policy::KindName(p.kind)) + ", " + p.MatchedBy() +
          "), memory limit " + (p.memory_limit_bytes ? std::to_string(p.memory_limit_bytes) + " bytes" : "none") +
-         ", weight " + std::to_string(p.weight);
+         ", weight " + std::to_string(p.weight) + (p.oversubscribe ? ", oversubscribed" : "");
 }
 
 }  // namespace
@@ -551,6 +551,9 @@ void Daemon::OnHello(int fd, const protocol::Hello& hello) {
   welcome.memory_limit_bytes = c->policy.memory_limit_bytes;
   protocol::CopyString(welcome.container_key, key);
   protocol::CopyString(welcome.class_name, c->policy.class_name);
+  if (c->policy.oversubscribe && c->policy.kind == policy::Kind::kOpportunistic) {
+    welcome.flags |= protocol::kWelcomeOversubscribe;
+  }
   // SCM_RIGHTS duplicates the descriptor into the client; ours stays open.
   if (!protocol::Send(fd, welcome, c->file->fd(), &error, board_->fd())) {
     CloseConnection(fd, ("cannot send Welcome: " + error).c_str());

@@ -38,6 +38,7 @@ std::string Grant(const ContainerPolicy& p) {
   if (p.kind == Kind::kOpportunistic) {
     text += "  weight " + std::to_string(p.weight);
     if (p.oversubscribe) text += "  oversubscribe";
+    if (p.resident_limit_bytes != 0) text += "  resident_limit " + FormatByteSize(p.resident_limit_bytes);
   }
   return text;
 }
@@ -79,7 +80,8 @@ void WritePolicySummary(const Policy& policy, std::ostream& out) {
     out << "memory_limit " << std::setw(11)
         << (spec.memory_limit_bytes ? Limit(*spec.memory_limit_bytes) : std::string("(defaults)"));
     if (spec.kind == Kind::kOpportunistic) {
-      out << "  weight " << spec.weight << (spec.oversubscribe ? "  oversubscribe" : "");
+      out << "  weight " << spec.weight << (spec.oversubscribe.value_or(true) ? "  oversubscribe" : "");
+      if (spec.resident_limit_bytes) out << "  resident_limit " << Limit(*spec.resident_limit_bytes);
     }
     out << (spec.line ? "  line " + std::to_string(spec.line) : std::string("  built in")) << "\n";
   }

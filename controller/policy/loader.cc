@@ -170,12 +170,14 @@ class PolicyParser {
       std::optional<Kind> builtin_kind;
       if (spec.builtin) builtin_kind = spec.kind;
       spec.line = c.key_node.Mark().line + 1;
-      std::optional<Entry> kind, weight, oversubscribe;
-      bool is_map = ForEachEntry(c.value, c.ValueMark(), c.path, {"kind", "weight", "memory_limit", "oversubscribe"},
-                                 diag_, [&](const Entry& f) {
+      std::optional<Entry> kind, weight, oversubscribe, resident_limit;
+      bool is_map = ForEachEntry(c.value, c.ValueMark(), c.path,
+                                 {"kind", "weight", "memory_limit", "oversubscribe", "resident_limit"}, diag_,
+                                 [&](const Entry& f) {
                                    if (f.key == "kind") kind = f;
                                    if (f.key == "weight") weight = f;
                                    if (f.key == "oversubscribe") oversubscribe = f;
+                                   if (f.key == "resident_limit") resident_limit = f;
                                    if (f.key == "memory_limit") {
                                      if (auto bytes = ReadByteSize(f, diag_)) spec.memory_limit_bytes = *bytes;
                                    }
@@ -218,6 +220,19 @@ class PolicyParser {
                             c.key + "' is of kind production");
           } else {
             spec.oversubscribe = *b;
+          }
+        }
+      }
+      if (resident_limit) {
+        if (auto bytes = ReadByteSize(*resident_limit, diag_)) {
+          if (!spec.oversubscribe.value_or(spec.kind == Kind::kOpportunistic)) {
+            diag_.Error(resident_limit->ValueMark(),
+                        resident_limit->path + ": a resident limit applies only to oversubscribing classes; class '" +
+                            c.key + "' " +
+                            (spec.kind == Kind::kProduction ? std::string("is of kind production")
+                                                            : std::string("sets oversubscribe: false")));
+          } else {
+            spec.resident_limit_bytes = *bytes;
           }
         }
       }

@@ -57,6 +57,9 @@ struct ControlParams {
   int reprofile_after = 20;                   // consecutive congested intervals, then re-measure R
   double fallback_opportunistic_share = 0.1;  // shim-side share with no controller
   bool yield_to_production = true;            // opportunistic waits while production has work in flight
+  // Fraction of a GPU's memory kept free of opportunistic unified memory, so
+  // production can grow without waiting for evictions (controller/memory/).
+  double production_memory_headroom = 0.05;
 };
 
 // A class as declared under `classes:` (or built in). Optional fields that are
@@ -65,7 +68,12 @@ struct ClassSpec {
   Kind kind = Kind::kOpportunistic;
   int weight = 1;                              // share among opportunistic containers
   std::optional<uint64_t> memory_limit_bytes;  // 0 = no limit; absent = defaults
-  bool oversubscribe = false;                  // opportunistic memory may spill to host
+  // Opportunistic memory may spill to host (unified memory); absent = the
+  // kind's default: on for opportunistic, never for production.
+  std::optional<bool> oversubscribe;
+  // Device-resident cap of an oversubscribing container, per GPU, below what
+  // the controller would otherwise allow it; 0 / absent = no cap of its own.
+  std::optional<uint64_t> resident_limit_bytes;
   bool builtin = false;
   int line = 0;  // 1-based; 0 = built in, not in the file
 };
@@ -119,7 +127,8 @@ struct ContainerPolicy {
   Kind kind = Kind::kOpportunistic;
   uint64_t memory_limit_bytes = 0;  // 0 = no limit
   int weight = 1;                   // > 0
-  bool oversubscribe = false;
+  bool oversubscribe = false;        // allocations become unified memory (shim/memory/)
+  uint64_t resident_limit_bytes = 0;  // oversubscribing only: device-resident cap; 0 = none
   int rule_index = -1;  // 0-based index into Policy::rules; -1 = defaults
   int rule_line = 0;    // the rule's line in the file; 0 for defaults
 

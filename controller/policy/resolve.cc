@@ -63,7 +63,8 @@ ContainerPolicy PolicyForRule(const Policy& policy, int rule_index) {
     const ClassSpec& spec = it->second;
     out.kind = spec.kind;
     out.weight = spec.weight;
-    out.oversubscribe = spec.oversubscribe;
+    out.oversubscribe = spec.oversubscribe.value_or(spec.kind == Kind::kOpportunistic);
+    if (out.oversubscribe && spec.resident_limit_bytes) out.resident_limit_bytes = *spec.resident_limit_bytes;
     if (spec.memory_limit_bytes) out.memory_limit_bytes = *spec.memory_limit_bytes;
   }
   if (rule && rule->memory_limit_bytes) out.memory_limit_bytes = *rule->memory_limit_bytes;

@@ -31,6 +31,8 @@ std::span<const ControlField> ControlFields() {
        "share of launch capacity opportunistic keeps when the controller is unreachable"},
       {"yield_to_production", &P::yield_to_production, 0, 1,
        "opportunistic launches wait while production has work in flight"},
+      {"production_memory_headroom", &P::production_memory_headroom, 0.0, 0.5,
+       "fraction of GPU memory kept free of opportunistic unified memory for production to grow"},
   };
   return kFields;
 }

@@ -105,6 +105,7 @@ Result Exchange(int s, const std::vector<std::array<uint8_t, 16>>& gpus, const s
   result.welcome.kind = static_cast<protocol::ClassKind>(welcome->class_kind);
   result.welcome.weight = welcome->weight;
   result.welcome.memory_limit_bytes = welcome->memory_limit_bytes;
+  result.welcome.oversubscribe = (welcome->flags & protocol::kWelcomeOversubscribe) != 0;
   result.welcome.container_key = welcome->container_key;
   result.welcome.class_name = welcome->class_name;
   return result;

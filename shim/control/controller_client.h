@@ -22,6 +22,7 @@ struct Welcome {
   protocol::ClassKind kind = protocol::ClassKind::kOpportunistic;
   uint32_t weight = 1;
   uint64_t memory_limit_bytes = 0;
+  bool oversubscribe = false;  // allocations become unified memory (shim/memory/residency.h)
   std::string container_key;
   std::string class_name;
 };

@@ -125,6 +125,10 @@ CUresult Runtime::AttachAccounting() {
     if (board_ != nullptr) {
       int b = board_->FindGpu(uuids[i].data());
       board_gpu_[gpu] = b >= 0 ? &board_->board().gpus[b] : nullptr;
+      size_t total = 0;
+      if (b >= 0 && CallReal(real_.cuDeviceTotalMem_v2, &total, devices[i]) == CUDA_SUCCESS && total != 0) {
+        board_gpu_[gpu]->total_memory_bytes.store(total, std::memory_order_relaxed);
+      }
     }
   }
   state::ProcessSlot* slot = ClaimSlotLocked();

@@ -25,6 +25,8 @@ void ResolveRealCuda(void* handle, RealCuda* real) {
   TGS_RESOLVE(cuGraphKernelNodeGetParams_v2)
   TGS_RESOLVE(cuGraphChildGraphNodeGetGraph)
   TGS_RESOLVE(cuStreamIsCapturing)
+  TGS_RESOLVE(cuMemAdvise_v2)
+  TGS_RESOLVE(cuMemPrefetchAsync_v2)
 #undef TGS_RESOLVE
 }
 

@@ -18,6 +18,7 @@ bool FillCache(CUcontext ctx, ThreadLaunchCache* cache) {
   cache->ctx = ctx;
   cache->generation = Runtime::fork_generation();
   cache->counters = &slot->gpu[gpu];
+  cache->gpu = gpu;
   bool gated = rt.under_controller() && rt.policy().kind == protocol::ClassKind::kOpportunistic;
   cache->gate = gated ? &rt.state_file()->state().gpus[gpu] : nullptr;
   cache->board = rt.board_gpu(gpu);

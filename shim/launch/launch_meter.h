@@ -16,6 +16,7 @@
 #include "shim/core/runtime.h"
 #include "shim/launch/launch_gate.h"
 #include "shim/launch/yield_to_production.h"
+#include "shim/memory/residency.h"
 
 namespace tgs::launch {
 
@@ -26,6 +27,7 @@ struct ThreadLaunchCache {
   state::GpuEntry* gate = nullptr;  // set only for opportunistic containers under tgs-controller
   state::BoardGpu* board = nullptr;  // this GPU on the node board (under tgs-controller)
   std::atomic<bool>* production_inflight = nullptr;  // production processes only
+  int gpu = -1;  // the container GPU entry of `ctx`
 };
 
 // initial-exec: the shim is loaded at process start (preload), so its TLS is
@@ -59,10 +61,12 @@ inline void NoteProductionLaunch(std::atomic<bool>& inflight, state::BoardGpu& b
   if (__builtin_expect(!inflight.load(std::memory_order_relaxed), 0)) MarkProductionBusy(inflight, board);
 }
 
-// Opportunistic: the gate's rate, then production's work (slow paths).
+// Opportunistic: the gate's rate, then production's work (slow paths), then
+// the placement of its unified memory when the budget moved (residency.h).
 inline void AdmitOpportunistic(const RealCuda& real, const ThreadLaunchCache& cache, uint64_t blocks,
                                CUstream stream) {
   Admit(*cache.gate, blocks, &control::ControllerConnected);
+  residency::OnLaunch(cache.gpu, *cache.gate, stream);
   if (cache.board != nullptr && state::YieldRequired(*cache.board, MonotonicNs())) {
     YieldToProduction(real, *cache.board, stream, *cache.gate);
   }

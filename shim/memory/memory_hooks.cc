@@ -10,6 +10,7 @@
 #include "shim/memory/allocation_table.h"
 #include "shim/memory/array_size.h"
 #include "shim/memory/quota.h"
+#include "shim/memory/residency.h"
 #include "shim/util/log.h"
 
 namespace tgs::hooks {
@@ -82,6 +83,7 @@ CUresult AllocAsync(CUresult (*real)(CUdeviceptr*, size_t, CUstream), const char
                     size_t bytesize, CUstream hStream) {
   if (dptr == nullptr || bytesize == 0) return CallReal(real, dptr, bytesize, hStream);
   int gpu = Runtime::Get().GpuForStream(hStream);
+  if (residency::Enabled()) residency::NoteDeviceFallback(gpu, api);
   return Charged(DevicePointers(), gpu, bytesize, api, [&](uint64_t* key) {
     CUresult r = CallReal(real, dptr, bytesize, hStream);
     *key = *dptr;
@@ -93,6 +95,7 @@ CUresult AllocFromPool(CUresult (*real)(CUdeviceptr*, size_t, CUmemoryPool, CUst
                        CUdeviceptr* dptr, size_t bytesize, CUmemoryPool pool, CUstream hStream) {
   if (dptr == nullptr || bytesize == 0 || pool == nullptr) return CallReal(real, dptr, bytesize, pool, hStream);
   int gpu = GpuForPool(pool, hStream);
+  if (residency::Enabled()) residency::NoteDeviceFallback(gpu, api);
   return Charged(DevicePointers(), gpu, bytesize, api, [&](uint64_t* key) {
     CUresult r = CallReal(real, dptr, bytesize, pool, hStream);
     *key = *dptr;
@@ -103,7 +106,11 @@ CUresult AllocFromPool(CUresult (*real)(CUdeviceptr*, size_t, CUmemoryPool, CUst
 CUresult FreeAsync(CUresult (*real)(CUdeviceptr, CUstream), CUdeviceptr dptr, CUstream hStream) {
   // Credited when the free is enqueued: later allocations in stream order
   // may reuse the memory from that point on.
-  return Uncharged(DevicePointers(), dptr, [&] { return CallReal(real, dptr, hStream); });
+  return Uncharged(DevicePointers(), dptr, [&] {
+    CUresult r = CallReal(real, dptr, hStream);
+    if (r == CUDA_SUCCESS) residency::Forget(dptr);
+    return r;
+  });
 }
 
 }  // namespace
@@ -118,8 +125,12 @@ CUresult cuArray3DCreate(CUarray*, const void*) { return RefuseLegacy("cuArray3D
 CUresult cuMemAlloc_v2(CUdeviceptr* dptr, size_t bytesize) {
   if (dptr == nullptr || bytesize == 0) return CallReal(Real().cuMemAlloc_v2, dptr, bytesize);
   int gpu = Runtime::Get().GpuForCurrentContext();
+  // Oversubscribing: the same charge against the limit, but managed memory
+  // the driver may evict to the host (residency.h).
+  bool managed = gpu >= 0 && residency::Enabled();
   return Charged(DevicePointers(), gpu, bytesize, "cuMemAlloc", [&](uint64_t* key) {
-    CUresult r = CallReal(Real().cuMemAlloc_v2, dptr, bytesize);
+    CUresult r = managed ? residency::AllocateManaged(gpu, bytesize, dptr)
+                         : CallReal(Real().cuMemAlloc_v2, dptr, bytesize);
     *key = *dptr;
     return r;
   });
@@ -130,6 +141,7 @@ CUresult cuMemAllocManaged(CUdeviceptr* dptr, size_t bytesize, unsigned int flag
   int gpu = Runtime::Get().GpuForCurrentContext();
   return Charged(DevicePointers(), gpu, bytesize, "cuMemAllocManaged", [&](uint64_t* key) {
     CUresult r = CallReal(Real().cuMemAllocManaged, dptr, bytesize, flags);
+    if (r == CUDA_SUCCESS && gpu >= 0 && residency::Enabled()) residency::Track(gpu, *dptr, bytesize);
     *key = *dptr;
     return r;
   });
@@ -144,6 +156,7 @@ CUresult cuMemAllocPitch_v2(CUdeviceptr* dptr, size_t* pPitch, size_t WidthInByt
   // The pitch is the driver's choice; charge a row padded to 512 bytes (what
   // drivers use) up front, then settle on the pitch actually returned.
   int gpu = Runtime::Get().GpuForCurrentContext();
+  if (residency::Enabled()) residency::NoteDeviceFallback(gpu, "cuMemAllocPitch");
   uint64_t estimate = ((static_cast<uint64_t>(WidthInBytes) + 511) / 512) * 512 * Height;
   if (!quota::Reserve(gpu, estimate, "cuMemAllocPitch")) return CUDA_ERROR_OUT_OF_MEMORY;
   CUresult r = CallReal(real, dptr, pPitch, WidthInBytes, Height, ElementSizeBytes);
@@ -163,7 +176,11 @@ CUresult cuMemAllocPitch_v2(CUdeviceptr* dptr, size_t* pPitch, size_t WidthInByt
 }
 
 CUresult cuMemFree_v2(CUdeviceptr dptr) {
-  return Uncharged(DevicePointers(), dptr, [&] { return CallReal(Real().cuMemFree_v2, dptr); });
+  return Uncharged(DevicePointers(), dptr, [&] {
+    CUresult r = CallReal(Real().cuMemFree_v2, dptr);
+    if (r == CUDA_SUCCESS) residency::Forget(dptr);
+    return r;
+  });
 }
 
 CUresult cuMemAllocAsync(CUdeviceptr* dptr, size_t bytesize, CUstream hStream) {
@@ -205,6 +222,7 @@ CUresult cuMemCreate(CUmemGenericAllocationHandle* handle, size_t size, const CU
     return CallReal(real, handle, size, prop, flags);
   }
   int gpu = Runtime::Get().GpuForDevice(prop->location.id);
+  if (residency::Enabled()) residency::NoteDeviceFallback(gpu, "cuMemCreate");
   return Charged(VmmHandles(), gpu, size, "cuMemCreate", [&](uint64_t* key) {
     CUresult r = CallReal(real, handle, size, prop, flags);
     *key = *handle;
@@ -219,6 +237,7 @@ CUresult cuMemRelease(CUmemGenericAllocationHandle handle) {
 CUresult cuArrayCreate_v2(CUarray* pHandle, const CUDA_ARRAY_DESCRIPTOR* desc) {
   if (pHandle == nullptr || desc == nullptr) return CallReal(Real().cuArrayCreate_v2, pHandle, desc);
   int gpu = Runtime::Get().GpuForCurrentContext();
+  if (residency::Enabled()) residency::NoteDeviceFallback(gpu, "cuArrayCreate");
   return Charged(Arrays(), gpu, ArrayBytes(*desc), "cuArrayCreate", [&](uint64_t* key) {
     CUresult r = CallReal(Real().cuArrayCreate_v2, pHandle, desc);
     *key = reinterpret_cast<uint64_t>(*pHandle);
@@ -229,6 +248,7 @@ CUresult cuArrayCreate_v2(CUarray* pHandle, const CUDA_ARRAY_DESCRIPTOR* desc) {
 CUresult cuArray3DCreate_v2(CUarray* pHandle, const CUDA_ARRAY3D_DESCRIPTOR* desc) {
   if (pHandle == nullptr || desc == nullptr) return CallReal(Real().cuArray3DCreate_v2, pHandle, desc);
   int gpu = Runtime::Get().GpuForCurrentContext();
+  if (residency::Enabled()) residency::NoteDeviceFallback(gpu, "cuArray3DCreate");
   return Charged(Arrays(), gpu, ArrayBytes(*desc), "cuArray3DCreate", [&](uint64_t* key) {
     CUresult r = CallReal(Real().cuArray3DCreate_v2, pHandle, desc);
     *key = reinterpret_cast<uint64_t>(*pHandle);
@@ -246,6 +266,7 @@ CUresult cuMipmappedArrayCreate(CUmipmappedArray* pHandle, const CUDA_ARRAY3D_DE
   auto real = Real().cuMipmappedArrayCreate;
   if (pHandle == nullptr || desc == nullptr) return CallReal(real, pHandle, desc, numMipmapLevels);
   int gpu = Runtime::Get().GpuForCurrentContext();
+  if (residency::Enabled()) residency::NoteDeviceFallback(gpu, "cuMipmappedArrayCreate");
   return Charged(Arrays(), gpu, MipmappedArrayBytes(*desc, numMipmapLevels), "cuMipmappedArrayCreate",
                  [&](uint64_t* key) {
                    CUresult r = CallReal(real, pHandle, desc, numMipmapLevels);

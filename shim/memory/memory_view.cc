@@ -5,13 +5,16 @@
 
 #include "shim/core/runtime.h"
 #include "shim/interpose/hooks.h"
+#include "shim/memory/residency.h"
 
 namespace tgs {
 
-MemoryView VirtualMemoryView(uint64_t real_free, uint64_t real_total, uint64_t limit, uint64_t used) {
+MemoryView VirtualMemoryView(uint64_t real_free, uint64_t real_total, uint64_t limit, uint64_t used,
+                             bool oversubscribed) {
   if (limit == 0) return {real_free, real_total};
   uint64_t total = std::min(limit, real_total);
-  uint64_t free = used >= total ? 0 : std::min(total - used, real_free);
+  uint64_t free = used >= total ? 0 : total - used;
+  if (!oversubscribed) free = std::min(free, real_free);
   return {free, total};
 }
 
@@ -19,7 +22,7 @@ MemoryView ContainerMemoryView(int gpu, uint64_t real_free, uint64_t real_total)
   state::StateFile* file = Runtime::Get().state_file();
   if (gpu < 0 || file == nullptr) return {real_free, real_total};
   file->ReclaimDeadProcesses();
-  return VirtualMemoryView(real_free, real_total, file->LimitBytes(gpu), file->UsedBytes(gpu));
+  return VirtualMemoryView(real_free, real_total, file->LimitBytes(gpu), file->UsedBytes(gpu), residency::Enabled());
 }
 
 namespace hooks {

@@ -13,8 +13,11 @@ struct MemoryView {
 };
 
 // limit 0 = no limit (the real view). Free never exceeds what the device
-// really has free, and never wraps below zero.
-MemoryView VirtualMemoryView(uint64_t real_free, uint64_t real_total, uint64_t limit, uint64_t used);
+// really has free, and never wraps below zero — except for an oversubscribing
+// container, whose allocations are unified memory the driver can place on the
+// host: it may allocate up to its limit whatever production holds.
+MemoryView VirtualMemoryView(uint64_t real_free, uint64_t real_total, uint64_t limit, uint64_t used,
+                             bool oversubscribed = false);
 
 // The view for container GPU `gpu` (or the real one when gpu < 0 or the
 // accounting is not attached). Siblings that died without releasing are

@@ -92,6 +92,13 @@ std::optional<Message> Decode(std::span<const uint8_t> packet, std::string* erro
       *error = "Welcome has an unterminated string";
       return std::nullopt;
     }
+    if ((welcome->flags & ~kWelcomeKnownFlags) != 0 ||
+        ((welcome->flags & kWelcomeOversubscribe) != 0 &&
+         welcome->class_kind == static_cast<uint32_t>(ClassKind::kProduction))) {
+      *error = "Welcome has flags " + std::to_string(welcome->flags) + " for class kind " +
+               std::to_string(welcome->class_kind);
+      return std::nullopt;
+    }
   } else if (auto* reject = std::get_if<Reject>(&*m)) {
     if (!Terminated(reject->reason)) {
       *error = "Reject has an unterminated reason";

@@ -28,7 +28,7 @@
 namespace tgs::protocol {
 
 inline constexpr uint32_t kMagic = 0x31534754;  // "TGS1"
-inline constexpr uint16_t kVersion = 2;  // 2: Welcome carries the node board too
+inline constexpr uint16_t kVersion = 3;  // 2: Welcome carries the node board too; 3: Welcome flags
 inline constexpr int kMaxGpus = 16;
 inline constexpr size_t kIdLength = 256;
 inline constexpr size_t kClassLength = 32;
@@ -36,6 +36,9 @@ inline constexpr size_t kReasonLength = 256;
 
 enum class MessageType : uint16_t { kHello = 1, kWelcome = 2, kAttached = 3, kReject = 4 };
 enum class ClassKind : uint32_t { kProduction = 0, kOpportunistic = 1 };
+// Welcome::flags.
+inline constexpr uint32_t kWelcomeOversubscribe = 1u << 0;  // allocations become unified memory
+inline constexpr uint32_t kWelcomeKnownFlags = kWelcomeOversubscribe;
 
 struct Header {
   uint32_t magic;
@@ -61,6 +64,8 @@ struct Welcome {
   uint64_t memory_limit_bytes;  // per GPU; 0 = none
   char container_key[kIdLength];  // the controller's name for the container
   char class_name[kClassLength];
+  uint32_t flags;  // kWelcome*; unknown bits are refused
+  uint32_t reserved;
   // Ancillary data: two fds, the container state file (shim/state/container_state.h)
   // and the node board (shim/state/node_board.h).
 };

@@ -34,7 +34,7 @@
 namespace tgs::state {
 
 inline constexpr uint64_t kMagic = 0x5441545343534754ull;  // "TGSCSTAT" little-endian
-inline constexpr uint32_t kLayoutVersion = 3;  // 2: launch gate fields; 3: yield counters
+inline constexpr uint32_t kLayoutVersion = 4;  // 2: launch gate fields; 3: yield counters; 4: residency
 inline constexpr int kMaxGpus = 16;
 inline constexpr int kMaxProcesses = 256;
 inline constexpr int kMaxContainerIdLength = 255;
@@ -64,12 +64,29 @@ struct alignas(64) GpuEntry {
   // and how long in total.
   std::atomic<uint64_t> gate_yields;
   std::atomic<uint64_t> gate_yield_ns;
+
+  // Unified memory of an oversubscribing container (shim/memory/residency.h).
+  // tgs-controller writes resident_budget_bytes: how much of the container's
+  // managed memory may stay on this GPU, all its processes together
+  // (kNoResidentBudget until it decides). Each process places its managed
+  // ranges within its share (device-resident, oldest first) and the rest on
+  // the host; per-process bytes are in ProcessGpuCounters, totals here.
+  alignas(64) std::atomic<uint64_t> resident_budget_bytes;
+  std::atomic<uint64_t> evicted_bytes_total;     // bytes the shim moved to the host
+  std::atomic<uint64_t> prefetched_bytes_total;  // bytes the shim moved back to the GPU
+  std::atomic<uint64_t> placements;              // times the placement was redone for a new budget
+  std::atomic<uint64_t> device_fallbacks;        // allocations that could not be managed (kept as device memory)
 };
+
+inline constexpr uint64_t kNoResidentBudget = ~0ull;
 
 struct alignas(64) ProcessGpuCounters {
   std::atomic<uint64_t> kernels;
   std::atomic<uint64_t> blocks;
   uint64_t used_bytes;  // under mutex
+  // Written by the owning process only; zeroed with the slot.
+  std::atomic<uint64_t> managed_bytes;          // of used_bytes, allocated as managed memory
+  std::atomic<uint64_t> placed_resident_bytes;  // of managed_bytes, placed on the GPU
 };
 
 struct alignas(64) ProcessSlot {

@@ -38,7 +38,7 @@
 namespace tgs::state {
 
 inline constexpr uint64_t kBoardMagic = 0x4452414f42534754ull;  // "TGSBOARD" little-endian
-inline constexpr uint32_t kBoardLayoutVersion = 1;
+inline constexpr uint32_t kBoardLayoutVersion = 2;  // 2: device memory
 inline constexpr int kBoardGpus = 64;
 inline constexpr char kBoardFileName[] = "tgs-node-board";
 // Production flagged busy but silent this long counts as idle (a crashed
@@ -55,6 +55,10 @@ struct alignas(64) BoardGpu {
   uint8_t uuid[16];
   std::atomic<uint32_t> production_processes;  // registered production processes (controller)
   std::atomic<uint32_t> yield;  // 1: opportunistic launches yield to production (controller, from policy)
+  // The device's memory as the driver reports it (cuDeviceTotalMem), stored
+  // by the first shim that attaches: the controller needs it to decide how
+  // much opportunistic unified memory may stay resident, and loads no driver.
+  std::atomic<uint64_t> total_memory_bytes;
   // Written by production shims, on their own cache line.
   alignas(64) std::atomic<int32_t> production_inflight;  // processes with unsynchronised work
   std::atomic<int64_t> production_last_launch_ns;          // CLOCK_MONOTONIC_COARSE

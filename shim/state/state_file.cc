@@ -174,6 +174,7 @@ int StateFile::FindOrClaimGpu(const uint8_t uuid[16], uint64_t limit_bytes) {
       if (!e.claimed.load(std::memory_order_relaxed)) {
         std::memcpy(e.uuid, uuid, 16);
         e.limit_bytes.store(limit_bytes, std::memory_order_relaxed);
+        e.resident_budget_bytes.store(kNoResidentBudget, std::memory_order_relaxed);
         e.claimed.store(1, std::memory_order_release);
         index = g;
       }
@@ -221,6 +222,8 @@ ProcessSlot* StateFile::ClaimProcessSlot(pid_t pid, uint64_t start_time) {
         c.kernels.store(0, std::memory_order_relaxed);
         c.blocks.store(0, std::memory_order_relaxed);
         c.used_bytes = 0;
+        c.managed_bytes.store(0, std::memory_order_relaxed);
+        c.placed_resident_bytes.store(0, std::memory_order_relaxed);
       }
       slot.start_time = start_time;
       slot.pid.store(pid, std::memory_order_release);
@@ -243,6 +246,8 @@ void StateFile::ReleaseSlotLocked(ProcessSlot* slot) {
       e.used_bytes.fetch_sub(c.used_bytes, std::memory_order_relaxed);
       c.used_bytes = 0;
     }
+    c.managed_bytes.store(0, std::memory_order_relaxed);
+    c.placed_resident_bytes.store(0, std::memory_order_relaxed);
     e.retired_kernels.fetch_add(c.kernels.exchange(0, std::memory_order_relaxed), std::memory_order_relaxed);
     e.retired_blocks.fetch_add(c.blocks.exchange(0, std::memory_order_relaxed), std::memory_order_relaxed);
   }

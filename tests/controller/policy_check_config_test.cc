@@ -67,7 +67,7 @@ TEST_F(PolicyCheckConfig, InvalidPolicyPrintsErrorsAndFails) {
                             ":4:3: unknown key 'bogus' in control (allowed: interval_ms, production_target, "
                             "restart_below, decrease_factor, additive_increase, slow_start_initial, slow_start_growth, "
                             "opportunistic_floor, idle_release_ms, profile_ms, reprofile_after, "
-                            "fallback_opportunistic_share, yield_to_production)\n" +
+                            "fallback_opportunistic_share, yield_to_production, production_memory_headroom)\n" +
                             path_ + ": policy not loaded\n");
 }
 

@@ -87,7 +87,7 @@ containers:
   const ClassSpec& batch = p.classes.at("batch");
   EXPECT_EQ(batch.weight, 4);
   EXPECT_EQ(batch.memory_limit_bytes, 512ull << 20);
-  EXPECT_TRUE(batch.oversubscribe);
+  EXPECT_EQ(batch.oversubscribe, true);
   EXPECT_EQ(batch.line, 24);
   ASSERT_EQ(p.rules.size(), 2u);
   EXPECT_EQ(p.rules[0].line, 26);
@@ -315,6 +315,39 @@ classes:
   EXPECT_TRUE(HasErrorAt(r, 7, 60, "classes.inference.oversubscribe: production memory is never oversubscribed"));
   EXPECT_TRUE(HasErrorAt(r, 8, 10, "classes.plain: expected a map, got 'nothing'"));
   EXPECT_EQ(r.errors.size(), 7u) << testing::AllErrors(r);  // no "missing kind" for `plain` on top
+}
+
+TEST(PolicyLoader, ResidentLimitOnlyForOversubscribingClasses) {
+  LoadResult ok = Load(R"(version: 1
+classes:
+  batch: { kind: opportunistic, resident_limit: 6GiB }
+  pinned: { kind: opportunistic, oversubscribe: false }
+containers:
+  - match: { id: b }
+    class: batch
+  - match: { id: p }
+    class: pinned
+  - match: { id: serving }
+    class: production
+)");
+  ASSERT_TRUE(ok.errors.empty()) << testing::AllErrors(ok);
+  EXPECT_EQ(Resolve(*ok.policy, {"b", "", {}}).resident_limit_bytes, 6ull << 30);
+  EXPECT_TRUE(Resolve(*ok.policy, {"b", "", {}}).oversubscribe);
+  EXPECT_FALSE(Resolve(*ok.policy, {"p", "", {}}).oversubscribe);
+  EXPECT_FALSE(Resolve(*ok.policy, {"serving", "", {}}).oversubscribe);
+  EXPECT_TRUE(Resolve(*ok.policy, {"unknown", "", {}}).oversubscribe);  // defaults: opportunistic
+
+  LoadResult bad = Load(R"(version: 1
+classes:
+  serving: { kind: production, resident_limit: 1GiB }
+  pinned: { kind: opportunistic, oversubscribe: false, resident_limit: 1GiB }
+  odd: { kind: opportunistic, resident_limit: lots }
+)");
+  EXPECT_TRUE(HasErrorAt(bad, 3, 48, "classes.serving.resident_limit: a resident limit applies only to "
+                                     "oversubscribing classes; class 'serving' is of kind production"));
+  EXPECT_TRUE(HasErrorAt(bad, 4, 72, "class 'pinned' sets oversubscribe: false"));
+  EXPECT_TRUE(HasErrorAt(bad, 5, 47, "classes.odd.resident_limit: 'lots' does not start with a number"));
+  EXPECT_EQ(bad.errors.size(), 3u) << testing::AllErrors(bad);
 }
 
 TEST(PolicyLoader, UnknownClassReferences) {

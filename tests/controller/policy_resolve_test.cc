@@ -117,7 +117,8 @@ TEST(PolicyResolve, DefaultWhenNothingMatches) {
   EXPECT_EQ(c.kind, Kind::kOpportunistic);
   EXPECT_EQ(c.memory_limit_bytes, 2ull << 30);
   EXPECT_EQ(c.weight, 1);
-  EXPECT_FALSE(c.oversubscribe);
+  EXPECT_TRUE(c.oversubscribe);  // the opportunistic kind's default
+  EXPECT_EQ(c.resident_limit_bytes, 0u);
 }
 
 TEST(PolicyResolve, LimitsAndWeightsFallThrough) {

@@ -18,7 +18,7 @@
 #include <sstream>
 #include <thread>
 
-#include "tests/integration/it_env.h"
+#include "tests/integration/controlled_jobs.h"
 
 namespace tgs::it {
 namespace {
@@ -31,125 +31,12 @@ using std::chrono::seconds;
 const std::vector<std::string> kProductionShape = {"--kernels", "6", "--kernel-us", "2000", "--cpu-gap-us", "8000"};
 const std::vector<std::string> kOpportunisticShape = {"--kernels", "8", "--kernel-us", "1000"};
 
-struct Progress {
-  double t;
-  double total;
-};
-
-std::vector<Progress> ParseProgress(const std::string& out) {
-  std::vector<Progress> p;
-  std::istringstream in(out);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("iters/s=", 0) != 0) continue;
-    size_t total = line.find(" total="), t = line.find(" t=");
-    if (total == std::string::npos || t == std::string::npos) continue;
-    p.push_back({std::strtod(line.c_str() + t + 3, nullptr), std::strtod(line.c_str() + total + 7, nullptr)});
-  }
-  return p;
-}
-
-// Iterations per second between the first progress line at or after `from`
-// and the last at or before `to`; NaN when fewer than two lines fall there.
-double RateBetween(const std::vector<Progress>& p, double from, double to) {
-  const Progress* a = nullptr;
-  const Progress* b = nullptr;
-  for (const Progress& x : p) {
-    if (x.t >= from && a == nullptr) a = &x;
-    if (x.t <= to) b = &x;
-  }
-  if (a == nullptr || b == nullptr || b->t - a->t < 0.2) return NAN;
-  return (b->total - a->total) / (b->t - a->t);
-}
-
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-class RateControlTest : public IntegrationTest {
+class RateControlTest : public ControlledJobsTest {
  protected:
   void SetUp() override {
-    IntegrationTest::SetUp();
-    if (std::string(TGS_IT_CONTROLLER).empty()) GTEST_FAIL() << "tgs-controller was not built";
-    if (Paths::TrainSim().empty()) GTEST_FAIL() << "tgs-train-sim was not built";
-    dir_ = state_dir_ + "/rate";
-    std::filesystem::create_directories(dir_);
-    socket_ = dir_ + "/tgs.sock";
-    config_ = dir_ + "/config.yaml";
-    WriteConfig("");
+    ControlledJobsTest::SetUp();
+    WriteConfigForRateControl("");
   }
-
-  void WriteConfig(const std::string& extra) {
-    std::ofstream(config_) << "version: 1\n"
-                              "classes:\n"
-                              "  light: { kind: opportunistic, weight: 1 }\n"
-                              "  medium: { kind: opportunistic, weight: 2 }\n"
-                              "  heavy: { kind: opportunistic, weight: 3 }\n"
-                              "defaults: { class: opportunistic, memory_limit: 1GiB }\n"
-                              "containers:\n"
-                              "  - match: { id: prod }\n"
-                              "    class: production\n"
-                              "  - match: { id: opp1 }\n"
-                              "    class: light\n"
-                              "  - match: { id: opp2 }\n"
-                              "    class: medium\n"
-                              "  - match: { id: opp3 }\n"
-                              "    class: heavy\n"
-                           << extra;
-  }
-
-  void StartController() {
-    std::string error;
-    ::unlink(socket_.c_str());
-    ASSERT_TRUE(controller_.Start({TGS_IT_CONTROLLER, "--config", config_, "--socket", socket_, "--state-dir",
-                                   dir_ + "/state", "--trust-claimed-ids", "--report-interval", "1"},
-                                  {{"PATH", "/usr/bin:/bin"}, {"TGS_LOG", "info"}}, &error))
-        << error;
-    for (int i = 0; i < 300; ++i) {
-      struct stat st;
-      if (::stat(socket_.c_str(), &st) == 0) return;
-      std::this_thread::sleep_for(milliseconds(10));
-    }
-    FAIL() << "tgs-controller did not create " << socket_ << "\n" << controller_.Wait(seconds(1)).Describe();
-  }
-
-  Env JobEnv(const std::string& id) const {
-    Env env = ContainerEnv({id, ""});
-    env["TGS_CONTROLLER_SOCKET"] = socket_;
-    env["TGS_SIM_DEVICES"] = std::to_string(sim_devices_);
-    return env;
-  }
-
-  void StartJob(Process* p, const std::string& id, const std::vector<std::string>& shape, double seconds_,
-                int device = 0) {
-    std::vector<std::string> argv{Paths::TrainSim(), "--duration", std::to_string(seconds_), "--mem", "64MiB",
-                                  "--report-interval", "0.1", "--device", std::to_string(device)};
-    argv.insert(argv.end(), shape.begin(), shape.end());
-    std::string error;
-    ASSERT_TRUE(p->Start(argv, JobEnv(id), &error)) << error;
-  }
-
-  // Runs one job alone under the controller; its steady rate after 1 s.
-  double SoloRate(const std::string& id, const std::vector<std::string>& shape, int device = 0) {
-    Process p;
-    StartJob(&p, id, shape, 3.5, device);
-    RunResult r = p.Wait(seconds(30));
-    EXPECT_EQ(r.exit_code, 0) << r.Describe();
-    auto prog = ParseProgress(r.out);
-    if (prog.empty()) return NAN;
-    double start = prog.front().t;
-    return RateBetween(prog, start + 1.0, start + 10);
-  }
-
-  // Stops the controller and returns what it logged (for failure messages).
-  std::string ControllerLog() {
-    controller_.Signal(SIGTERM);
-    return controller_.Wait(seconds(5)).err;
-  }
-
-  std::string dir_, socket_, config_;
-  int sim_devices_ = 1;
-  Process controller_;
 };
 
 // Acceptance 2: an opportunistic job runs alone; production arrives and is at

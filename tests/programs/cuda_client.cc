@@ -574,6 +574,7 @@ std::vector<Allocation> g_live;  // main thread only
                "          meminfo | nvml-meminfo | ctx-create | hold <seconds> | stress <threads> <seconds> |\n"
                "          rtld-next <size> | fork-child <size> | fork-wait | sleep-ms <ms>\n"
                "          lookup <name> <cudaVersion> <flags> | graph <nodes> <blocks> <launches>\n"
+               "          ipc-export-last | managed-last\n"
                "paths: alloc pitch managed async pool vmm array array3d mipmap rtld-next legacy\n",
                why);
   std::exit(64);
@@ -635,6 +636,33 @@ void CmdFreeLast() {
   g_live.pop_back();
   CUresult r = FreeOne(a);
   std::printf("RESULT free-last path=%s bytes=%" PRIu64 " status=%s\n", PathToName(a.path), a.bytes, ErrorName(r));
+}
+
+// CUDA IPC export and the unified-memory flag of the newest live allocation.
+// Looked up at run time: a driver without IPC must not stop the client loading.
+void CmdIpcExportLast() {
+  using IpcGetMemHandleFn = CUresult (*)(CUipcMemHandle*, CUdeviceptr);
+  auto fn = reinterpret_cast<IpcGetMemHandleFn>(dlsym(RTLD_DEFAULT, "cuIpcGetMemHandle"));
+  if (g_live.empty() || g_live.back().ptr == 0) {
+    std::printf("RESULT ipc-export-last status=NOTHING\n");
+    return;
+  }
+  CUipcMemHandle handle;
+  CUresult r = fn != nullptr ? fn(&handle, g_live.back().ptr) : CUDA_ERROR_NOT_FOUND;
+  std::printf("RESULT ipc-export-last path=%s status=%s\n", PathToName(g_live.back().path), ErrorName(r));
+}
+
+void CmdManagedLast() {
+  using PointerGetAttributeFn = CUresult (*)(void*, CUpointer_attribute, CUdeviceptr);
+  auto fn = reinterpret_cast<PointerGetAttributeFn>(dlsym(RTLD_DEFAULT, "cuPointerGetAttribute"));
+  if (g_live.empty() || g_live.back().ptr == 0 || fn == nullptr) {
+    std::printf("RESULT managed-last status=NOTHING\n");
+    return;
+  }
+  int managed = -1;
+  CUresult r = fn(&managed, CU_POINTER_ATTRIBUTE_IS_MANAGED, g_live.back().ptr);
+  std::printf("RESULT managed-last path=%s managed=%d status=%s\n", PathToName(g_live.back().path), managed,
+              ErrorName(r));
 }
 
 void CmdFreeAll() {
@@ -960,6 +988,10 @@ int main(int argc, char** argv) {
       CmdFreeLast();
     } else if (cmd == "free-all") {
       CmdFreeAll();
+    } else if (cmd == "ipc-export-last") {
+      CmdIpcExportLast();
+    } else if (cmd == "managed-last") {
+      CmdManagedLast();
     } else if (cmd == "meminfo") {
       CmdMemInfo();
     } else if (cmd == "nvml-meminfo") {

@@ -18,6 +18,15 @@ TEST(MemoryView, NeverShowsMoreThanTheDeviceHasFree) {
   EXPECT_EQ(v.free, 1 * kGiB);
 }
 
+TEST(MemoryView, OversubscribingContainerMayAllocateUpToItsLimit) {
+  // Production holds most of the device; unified memory can still be had.
+  MemoryView v = VirtualMemoryView(1 * kGiB, 80 * kGiB, 40 * kGiB, 8 * kGiB, /*oversubscribed=*/true);
+  EXPECT_EQ(v.free, 32 * kGiB);
+  EXPECT_EQ(v.total, 40 * kGiB);
+  MemoryView over = VirtualMemoryView(1 * kGiB, 80 * kGiB, 40 * kGiB, 41 * kGiB, true);
+  EXPECT_EQ(over.free, 0u);
+}
+
 TEST(MemoryView, NeverWrapsWhenUsageExceedsTheLimit) {
   // A limit lowered below current usage must show 0 free, not 17 TB.
   MemoryView v = VirtualMemoryView(70 * kGiB, 80 * kGiB, 4 * kGiB, 5 * kGiB);

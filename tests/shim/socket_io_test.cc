@@ -12,6 +12,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
+#include <span>
 #include <string>
 
 namespace tgs::protocol {
@@ -183,6 +185,36 @@ TEST_F(SocketIoTest, SendToAClosedPeerFails) {
   std::string error;
   EXPECT_FALSE(Send(pair_[0], MakeWelcome(), file_a_, &error, file_b_));
   EXPECT_NE(error.find("send failed"), std::string::npos) << error;
+}
+
+}  // namespace
+}  // namespace tgs::protocol
+
+namespace tgs::protocol {
+namespace {
+
+std::optional<Message> DecodeWelcome(const Welcome& w, std::string* error) {
+  return Decode(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&w), sizeof w), error);
+}
+
+// The oversubscription flag travels in the Welcome; unknown bits, and the
+// flag on a production class, are refused rather than half-understood.
+TEST(WelcomeFlags, OversubscribeOnlyForOpportunistic) {
+  Welcome w = std::get<Welcome>(MakeWelcome());
+  std::string error;
+  w.flags = kWelcomeOversubscribe;
+  auto ok = DecodeWelcome(w, &error);
+  ASSERT_TRUE(ok) << error;
+  EXPECT_EQ(std::get<Welcome>(*ok).flags, kWelcomeOversubscribe);
+
+  w.flags = 1u << 7;
+  EXPECT_FALSE(DecodeWelcome(w, &error));
+  EXPECT_EQ(error, "Welcome has flags 128 for class kind 1");
+
+  w.flags = kWelcomeOversubscribe;
+  w.class_kind = static_cast<uint32_t>(ClassKind::kProduction);
+  EXPECT_FALSE(DecodeWelcome(w, &error));
+  EXPECT_EQ(error, "Welcome has flags 1 for class kind 0");
 }
 
 }  // namespace

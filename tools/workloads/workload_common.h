@@ -122,9 +122,23 @@ struct Device {
   CUcontext context = nullptr;
   CUmodule module = nullptr;
   CUfunction kernel = nullptr;
+  CUfunction kernel_on = nullptr;  // the same, with one buffer argument
   CUstream stream = nullptr;
   CUdeviceptr memory = 0;
 };
+
+// `bytes` of device memory; exit 2 with a message when they do not fit.
+inline CUdeviceptr Allocate(const char* program, uint64_t bytes) {
+  CUdeviceptr p = 0;
+  CUresult rc = cuMemAlloc(&p, bytes);
+  if (rc == CUDA_ERROR_OUT_OF_MEMORY) {
+    std::fprintf(stderr, "%s: out of memory: cannot allocate %s of device memory\n", program,
+                 tgs::FormatByteSize(bytes).c_str());
+    std::exit(2);
+  }
+  if (rc != CUDA_SUCCESS) Fail(program, "cuMemAlloc", rc);
+  return p;
+}
 
 // Context on CUDA device `ordinal`, a stream, `mem` bytes of device memory
 // (exit 2 when they do not fit), and a kernel whose `blocks`-block launch
@@ -144,18 +158,15 @@ inline Device SetUp(const char* program, uint64_t mem, int64_t blocks, double ke
   int sms = 0;
   WORKLOAD_CHECK(program, cuDeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, d.device));
   simgpu::ModuleImage image;
-  image.AddKernel("step", simgpu::NsPerBlockFor(static_cast<uint64_t>(kernel_us * 1000.0), blocks, sms));
+  uint64_t ns_per_block = simgpu::NsPerBlockFor(static_cast<uint64_t>(kernel_us * 1000.0), blocks, sms);
+  image.AddKernel("step", ns_per_block);
+  // The same kernel reading one buffer: the driver sees which memory it
+  // touches (unified memory migrates on access).
+  image.AddKernel("step_on", ns_per_block, {"ptr"});
   WORKLOAD_CHECK(program, cuModuleLoadData(&d.module, image.Text()));
   WORKLOAD_CHECK(program, cuModuleGetFunction(&d.kernel, d.module, "step"));
-  if (mem > 0) {
-    CUresult rc = cuMemAlloc(&d.memory, mem);
-    if (rc == CUDA_ERROR_OUT_OF_MEMORY) {
-      std::fprintf(stderr, "%s: out of memory: cannot allocate %s of device memory\n", program,
-                   tgs::FormatByteSize(mem).c_str());
-      std::exit(2);
-    }
-    if (rc != CUDA_SUCCESS) Fail(program, "cuMemAlloc", rc);
-  }
+  WORKLOAD_CHECK(program, cuModuleGetFunction(&d.kernel_on, d.module, "step_on"));
+  if (mem > 0) d.memory = Allocate(program, mem);
   WORKLOAD_CHECK(program, cuStreamCreate(&d.stream, CU_STREAM_NON_BLOCKING));
   return d;
 }
