@@ -122,12 +122,18 @@ void MemoryArbiter::OnInterval(const RegistrySnapshot& snapshot) {
     }
     std::vector<uint64_t> budgets = PlanResidency(in);
     std::string uuid = FormatGpuUuid(board.gpus[b].uuid);
+    bool production_present = state::ProductionPresent(board.gpus[b]);
     for (size_t i = 0; i < gpu.members.size(); ++i) {
       const Member& m = gpu.members[i];
-      m.entry->resident_budget_bytes.store(budgets[i], std::memory_order_relaxed);
       auto key = std::make_pair(m.view->key, b);
-      Watch w = watches_.contains(key) ? std::move(watches_[key]) : Watch{};
-      w.status.budget = budgets[i];
+      bool known = watches_.contains(key);
+      Watch w = known ? std::move(watches_[key]) : Watch{};
+      uint64_t current = m.entry->resident_budget_bytes.load(std::memory_order_relaxed);
+      double since_lowered = known ? std::chrono::duration<double>(snapshot.now - w.lowered).count() : 1e9;
+      uint64_t budget = DampedBudget(budgets[i], current, production_present, since_lowered);
+      if (budget < current) w.lowered = snapshot.now;
+      m.entry->resident_budget_bytes.store(budget, std::memory_order_relaxed);
+      w.status.budget = budget;
       w.status.managed = m.managed;
       w.status.resident = m.resident;
       w.status.evicted_total = m.entry->evicted_bytes_total.load(std::memory_order_relaxed);

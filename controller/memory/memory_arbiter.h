@@ -48,7 +48,7 @@ class MemoryArbiter {
     ResidencyStatus status;
     std::deque<std::pair<std::chrono::steady_clock::time_point, uint64_t>> moved;  // (when, bytes moved so far)
     bool spill_logged = false;
-    std::chrono::steady_clock::time_point seen;
+    std::chrono::steady_clock::time_point lowered;  // when the budget last went down
   };
   void Observe(const std::string& key, const std::string& gpu, Watch& w, std::chrono::steady_clock::time_point now);
 

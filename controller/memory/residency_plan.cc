@@ -65,4 +65,9 @@ std::vector<uint64_t> PlanResidency(const ResidencyInput& in) {
   return budgets;
 }
 
+uint64_t DampedBudget(uint64_t planned, uint64_t current, bool production_present, double since_lowered_s) {
+  if (planned <= current || !production_present || since_lowered_s >= kBudgetRaiseHoldSeconds) return planned;
+  return current;
+}
+
 }  // namespace tgs::controller

@@ -35,4 +35,17 @@ struct ResidencyInput {
 // (container_state.h) where the device size is unknown.
 std::vector<uint64_t> PlanResidency(const ResidencyInput& in);
 
+// How long a budget stays down after it was lowered while production is on
+// the GPU. Production's memory can come and go within seconds (a framework
+// that frees and reallocates); following every dip would move the
+// opportunistic container's memory back and forth — thrashing it — for
+// nothing. Lowering is never delayed (production needs the room, and the
+// driver would evict anyway), nor is raising once production has left.
+inline constexpr double kBudgetRaiseHoldSeconds = 2.0;
+
+// The budget to apply, given the planned one, the one in force, whether
+// production is registered on the GPU and how long ago the budget was last
+// lowered (seconds).
+uint64_t DampedBudget(uint64_t planned, uint64_t current, bool production_present, double since_lowered_s);
+
 }  // namespace tgs::controller

@@ -82,3 +82,26 @@ TEST(ResidencyPlan, ProductionLeavingGivesEverythingBack) {
 
 }  // namespace
 }  // namespace tgs::controller
+
+namespace tgs::controller {
+namespace {
+
+TEST(DampedBudget, LoweringIsImmediate) {
+  EXPECT_EQ(DampedBudget(1 * kGiB, 8 * kGiB, true, 0.0), 1 * kGiB);
+}
+
+TEST(DampedBudget, RaisingWaitsWhileProductionIsThere) {
+  EXPECT_EQ(DampedBudget(8 * kGiB, 1 * kGiB, true, 0.5), 1 * kGiB);
+  EXPECT_EQ(DampedBudget(8 * kGiB, 1 * kGiB, true, kBudgetRaiseHoldSeconds), 8 * kGiB);
+}
+
+TEST(DampedBudget, ProductionGoneRaisesAtOnce) {
+  EXPECT_EQ(DampedBudget(8 * kGiB, 1 * kGiB, false, 0.1), 8 * kGiB);
+}
+
+TEST(DampedBudget, FirstBudgetReplacesTheUnsetOne) {
+  EXPECT_EQ(DampedBudget(4 * kGiB, state::kNoResidentBudget, true, 0.0), 4 * kGiB);
+}
+
+}  // namespace
+}  // namespace tgs::controller

@@ -115,6 +115,44 @@ TEST_F(UnifiedMemoryTest, ProductionLeavingBringsTheMemoryBack) {
   EXPECT_NE(log.find("all its unified memory is on the GPU again"), std::string::npos) << figures;
 }
 
+// Production whose memory comes and goes makes the opportunistic job's
+// budget, and so its memory, move back and forth. Dips shorter than the
+// controller's hold (kBudgetRaiseHoldSeconds, 2 s) are ridden out; slower
+// churn is reported as thrashing, with the bytes moved.
+TEST_F(UnifiedMemoryTest, ChurningProductionMemoryIsReportedAsThrashing) {
+  StartController();
+  Process opp;
+  StartJob(&opp, "opp", kOpportunisticShape, 14.0);
+  std::this_thread::sleep_for(seconds(1));
+  // Fast churn first (0.5 s): the budget is held down, nothing moves back.
+  std::vector<std::string> fast;
+  for (int i = 0; i < 4; ++i) {
+    for (const char* arg : {"alloc", "alloc", "10GiB", "sleep-ms", "500", "free-all", "sleep-ms", "500"}) {
+      fast.push_back(arg);
+    }
+  }
+  RunResult f = RunClient(Client::kLinked, JobEnv("prod"), fast);
+  EXPECT_FALSE(controller_.WaitForError(" is thrashing: ", std::chrono::milliseconds(300))) << controller_.err();
+  size_t slow_from = controller_.err().size();
+  // Then slow churn (3 s): each cycle moves ~5 GiB out and back.
+  std::vector<std::string> churn;
+  for (int i = 0; i < 4; ++i) {
+    for (const char* arg : {"alloc", "alloc", "10GiB", "sleep-ms", "1500", "free-all", "sleep-ms", "1500"}) {
+      churn.push_back(arg);
+    }
+  }
+  RunResult p = RunClient(Client::kLinked, JobEnv("prod"), churn);
+  RunResult o = opp.Wait(seconds(60));
+  std::string log = ControllerLog();
+  ASSERT_EQ(o.exit_code, 0) << o.Describe() << log;
+  // Production's memory is never refused.
+  EXPECT_EQ(Count(f.out, "RESULT alloc path=alloc bytes=10737418240 status=CUDA_SUCCESS"), 4) << f.Describe();
+  EXPECT_EQ(Count(p.out, "RESULT alloc path=alloc bytes=10737418240 status=CUDA_SUCCESS"), 4) << p.Describe();
+  EXPECT_NE(log.find("id:opp on GPU-"), std::string::npos) << log;
+  EXPECT_NE(log.find(" is thrashing: ", slow_from), std::string::npos) << log;
+  EXPECT_NE(log.find(", THRASHING"), std::string::npos) << log;  // and in the status line
+}
+
 // Acceptance 3: with oversubscription off, the same job fails cleanly with
 // CUDA_ERROR_OUT_OF_MEMORY at its limit (exit status 2 of tgs-train-sim).
 TEST_F(UnifiedMemoryTest, WithoutOversubscriptionTheJobStopsAtItsLimit) {
