@@ -8,6 +8,8 @@
 #   env       GPU, driver, PyTorch facts (nvidia-smi, NVML, torch); checks the binaries
 #   memlimit  the shim's memory limit as PyTorch and NVML see it (no controller)
 #   train     ResNet-50 and a Transformer trained without and under the shim: same losses?
+#   um        the same training under tgs-controller with device memory, then with an
+#             oversubscribing class (unified memory): same losses? step-time overhead?
 #   launch    per-launch overhead of the shim (CUDA C++ microbenchmark)
 #   share     production + opportunistic training, without TGS and under tgs-controller
 #   infer     production inference latency alone and beside opportunistic training
@@ -19,18 +21,27 @@
 # way the fallback does (no pack, no GPU needed) and stops. --fake-gpu runs the
 # share and infer phases for real with jobs whose steps are sleeps (gv_fake.py):
 # it tests the orchestration without a GPU and measures nothing. Exit status: 0 when
-# every step ran and the correctness checks (memory limit, training) passed; 1
-# otherwise; 2 on bad usage or when the machine is not fit to run (no GPU, too
-# little free GPU memory).
+# every step ran and the correctness checks (memory limit, training, unified
+# memory's losses) passed; 1 otherwise; 2 on bad usage or when the machine is
+# not fit to run (no GPU, too little free GPU memory).
 #
 # Binaries come from .gpu-pack/ (tools/gpu-validate/pack.sh, run on the build
 # machine); without it the shim is built here with cmake (the controller needs
 # yaml-cpp, so without a pack the phases under tgs-controller are skipped).
 #
 # SAFETY RULES (enforced below; keep them when editing):
-#  1. No managed (unified) memory anywhere: PyTorch's default allocator and the
-#     microbenchmark's cudaMalloc take plain device memory. Managed memory asked
-#     beyond the card's free memory can hang the GPU.
+#  1. Managed (unified) memory only where bounded. Managed memory asked beyond
+#     the card's free memory can hang the GPU, and tgs-controller now gives it to
+#     opportunistic classes by default (oversubscribe: true: the shim turns
+#     cuMemAlloc into cuMemAllocManaged). So every controller.yaml here declares
+#     its opportunistic classes with oversubscribe: false, and controller_start
+#     refuses a policy (tgs-controller --check-config) in which any rule but the
+#     um phase's gv-um-managed one oversubscribes. The one exception is that
+#     rule: one job alone on the GPU, whose memory (managed or not) is bounded
+#     twice, by the class's hard memory_limit (the shim refuses beyond it) and by
+#     PyTorch's allocator cap, both TGS_GV_UM_LIMIT (default 8 GiB) and never more
+#     than a quarter of the GPU's free memory (see um_bound). Without the
+#     controller nothing is managed: the shim never oversubscribes on its own.
 #  2. Modest memory: every PyTorch job caps its allocator at TGS_GV_JOB_MEM_CAP
 #     (default 8 GiB); the memory-limit test asks for at most limit + 1 GiB
 #     (9 GiB); at most two jobs run at once. The run refuses to start with less
@@ -57,15 +68,17 @@ JOB_MEM_CAP="${TGS_GV_JOB_MEM_CAP:-8GiB}"
 MIN_FREE_MIB="${TGS_GV_MIN_FREE_MIB:-32768}"
 PROD_BUSY="${TGS_GV_PROD_BUSY:-0.5}"      # production's GPU busy fraction alone (sets its data-loading sleep)
 TRAIN_STEPS="${TGS_GV_TRAIN_STEPS:-30}"
+UM_LIMIT="${TGS_GV_UM_LIMIT:-8GiB}"        # phase um: managed-memory bound (lowered to 1/4 of free, see um_bound)
 READY_TIMEOUT_S=150                         # import torch + CUDA start + model + warm-up, per job
 PACK="${TGS_GV_PACK:-$REPO/.gpu-pack}"
 BUILD_JOBS="${TGS_GV_BUILD_JOBS:-$(nproc)}"  # fallback build only
 read -r -a EXTRA_CMAKE_ARGS <<<"${TGS_GV_CMAKE_ARGS:-}"  # fallback build only (tests)
-ALL_PHASES=(env memlimit train launch share infer)  # the long ones last: the budget cuts those
+ALL_PHASES=(env memlimit train um launch share infer)  # the long ones last: the budget cuts those
 
 # --- state -------------------------------------------------------------------
 OUTDIR="" DETAILS="" WORK="" BUNDLE=0 DRY=0 BUILD_ONLY=0 FAKE=0 PHASES=("${ALL_PHASES[@]}")
 SHIM="" SHIM_NVML="" CONTROLLER="" CONTROLLER_LIBS="" CONTROLLER_PID=""
+GPU_FREE_MIB=""       # GPU 0's free memory at start (check_gpu_free); empty in dry and fake runs
 ALL_PIDS=()           # every background process started here (for the exit trap)
 T0=$SECONDS
 TEE_PID=""
@@ -243,10 +256,14 @@ final_status() {
   ((rc == 0)) || { echo "$rc"; return; }
   ((DRY)) && { grep -q $'\tfail\t' "$DETAILS/steps.tsv" 2>/dev/null && echo 1 || echo 0; return; }
   if grep -qE $'\t(fail|timeout)\t' "$DETAILS/steps.tsv" 2>/dev/null; then echo 1; return; fi
-  local passed
-  passed="$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("correctness_passed", False))' \
-    "$OUTDIR/summary.json" 2>/dev/null || echo False)"
-  if want memlimit && want train && [[ "$passed" != True ]]; then echo 1; else echo 0; fi
+  local passed um
+  passed="$(json_get "$OUTDIR/summary.json" correctness_passed)"
+  um="$("$PY" -c 'import json,sys
+try: print(json.load(open(sys.argv[1]))["verdicts"].get("unified_memory"))
+except (OSError, ValueError, KeyError): print(None)' "$OUTDIR/summary.json")"
+  if want memlimit && want train && [[ "$passed" != True ]]; then echo 1
+  elif want um && [[ "$um" == False ]]; then echo 1  # losses with unified memory differ: a bug
+  else echo 0; fi
 }
 
 # results.md + summary.json from what is there so far; with --bundle also the
@@ -394,8 +411,10 @@ write_controller_config() {
   cat >"$WORK/controller.yaml" <<'EOF'
 # Production: the container whose TGS_CONTAINER_ID is "prod"; every other
 # container is opportunistic. Limits are generous for the jobs (a few GiB) and
-# still far below the GPU. No class sets oversubscribe: that would use managed
-# memory (safety rule 1).
+# still far below the GPU. Opportunistic classes oversubscribe by default
+# (unified memory, cuMemAllocManaged); that is switched off here, so the share,
+# infer and launch phases measure plain device memory (safety rule 1; the um
+# phase has its own policy, controller-um.yaml).
 version: 1
 control:
   interval_ms: 100
@@ -403,6 +422,8 @@ control:
 defaults:
   class: opportunistic
   memory_limit: 12GiB
+classes:
+  opportunistic: { kind: opportunistic, oversubscribe: false }
 containers:
   - match: { id: prod }
     class: production
@@ -411,20 +432,63 @@ EOF
   cp "$WORK/controller.yaml" "$DETAILS/controller.yaml"
 }
 
-controller_start() {  # NAME: fresh socket and state directory per scenario
-  local name="$1" dir="$WORK/ctl-$1"
+# The um phase's policy: two opportunistic classes that differ only in
+# oversubscribe, one rule each, the same hard memory limit (UM_LIMIT_MIB, the
+# bound of safety rule 1). Everything else is the built-in default; since no
+# production container runs, the managed job's resident budget covers all of
+# it: the phase measures unified memory itself, not memory moved to the host.
+write_um_config() {
+  cat >"$WORK/controller-um.yaml" <<EOF
+# Phase um: the same training as a device-memory and as an oversubscribing
+# (unified memory) opportunistic container; nothing else runs.
+version: 1
+control:
+  interval_ms: 100
+defaults:
+  class: opportunistic
+  memory_limit: ${UM_LIMIT_MIB}MiB
+classes:
+  opportunistic: { kind: opportunistic, oversubscribe: false }
+  um-device: { kind: opportunistic, oversubscribe: false, memory_limit: ${UM_LIMIT_MIB}MiB }
+  um-managed: { kind: opportunistic, oversubscribe: true, memory_limit: ${UM_LIMIT_MIB}MiB }
+containers:
+  - match: { id: gv-um-device }
+    class: um-device
+  - match: { id: gv-um-managed }
+    class: um-managed
+EOF
+  cp "$WORK/controller-um.yaml" "$DETAILS/controller-um.yaml"
+}
+
+# policy_allowed LOG: safety rule 1 on the effective policy that
+# `tgs-controller --check-config` printed into LOG: no rule (nor the default)
+# may grant oversubscription except the one matching id gv-um-managed. Prints
+# the offending rules.
+policy_allowed() {
+  awk '/^  \[[0-9]+\]/ || /^  default/ { rule = $0 }
+       /->/ && /(^|[[:space:]])oversubscribe([[:space:]]|$)/ && rule !~ /id=gv-um-managed([[:space:]]|$)/ {
+         print "      " rule; bad = 1 }
+       END { exit bad }' "$1"
+}
+
+controller_start() {  # NAME [CONFIG]: fresh socket and state directory per scenario
+  local name="$1" config="${2:-$WORK/controller.yaml}" dir="$WORK/ctl-$1"
+  local log="$DETAILS/$name.controller.log"
   [[ -n "$CONTROLLER" ]] || { say "no tgs-controller: $name skipped"; return 1; }
   mkdir -p "$dir/state"
   CONTROLLER_SOCK="$dir/tgs.sock"
-  say "    tgs-controller for $name: --trust-claimed-ids, socket $CONTROLLER_SOCK"
-  if ((DRY)); then
-    LD_LIBRARY_PATH="$CONTROLLER_LIBS" "$CONTROLLER" --check-config "$WORK/controller.yaml" \
-      >"$DETAILS/$name.controller.log" 2>&1 || { say "    controller config refused:"; cat "$DETAILS/$name.controller.log"; return 1; }
-    return 0
+  say "    tgs-controller for $name: $(basename "$config"), --trust-claimed-ids, socket $CONTROLLER_SOCK"
+  # The policy as the controller reads it, at the top of the log (dry runs stop here).
+  LD_LIBRARY_PATH="$CONTROLLER_LIBS" "$CONTROLLER" --check-config "$config" >"$log" 2>&1 ||
+    { say "    controller config refused:"; sed 's/^/      /' "$log"; return 1; }
+  if ! policy_allowed "$log" >"$WORK/policy-refused"; then
+    say "    REFUSED (safety rule 1): $(basename "$config") gives unified memory to"; cat "$WORK/policy-refused"
+    return 1
   fi
+  ((DRY)) && return 0
   LD_LIBRARY_PATH="$CONTROLLER_LIBS" TGS_LOG=info timeout -k 5 "$(limit_for $((READY_TIMEOUT_S + 200)))" \
-    "$CONTROLLER" --config "$WORK/controller.yaml" --socket "$CONTROLLER_SOCK" --state-dir "$dir/state" \
-    --trust-claimed-ids --report-interval 1 >"$DETAILS/$name.controller.log" 2>&1 &
+    "$CONTROLLER" --config "$config" --socket "$CONTROLLER_SOCK" --state-dir "$dir/state" \
+    --trust-claimed-ids --report-interval 1 >>"$log" 2>&1 &
   CONTROLLER_PID=$!
   ALL_PIDS+=("$CONTROLLER_PID")
   local i
@@ -433,7 +497,7 @@ controller_start() {  # NAME: fresh socket and state directory per scenario
     kill -0 "$CONTROLLER_PID" 2>/dev/null || break
     sleep 0.05
   done
-  say "    tgs-controller did not come up; its log:"; sed 's/^/      /' "$DETAILS/$name.controller.log"
+  say "    tgs-controller did not come up; its log:"; sed 's/^/      /' "$log"
   return 1
 }
 
@@ -460,7 +524,8 @@ scenario_begin() {  # NAME WINDOW_S plain|tgs
       return 1
     fi
     SCEN_TGS=1
-    controller_start "$SCEN" || { record_step "$SCEN" fail 1 0 "tgs-controller did not start"; return 1; }
+    controller_start "$SCEN" ||
+      { record_step "$SCEN" fail 1 0 "tgs-controller did not start or refused its policy ($SCEN.controller.log)"; return 1; }
   fi
 }
 
@@ -590,14 +655,20 @@ phase_env() {
     true
 }
 
+# GPU 0's free memory in MiB, as nvidia-smi reports it (no shim involved).
+gpu_free_mib() {
+  timeout 30 nvidia-smi --query-gpu=memory.free --format=csv,noheader,nounits -i 0 | head -n1 | tr -d ' '
+}
+
 # Refuses to run on a GPU with too little free memory (another tenant, a
 # leftover process): the safety rules assume the card is ours.
 check_gpu_free() {
   ((DRY || FAKE)) && return 0
   command -v nvidia-smi >/dev/null || { say "nvidia-smi not found: this harness needs an NVIDIA GPU"; exit 2; }
   local free
-  free="$(timeout 30 nvidia-smi --query-gpu=memory.free --format=csv,noheader,nounits -i 0 | head -n1 | tr -d ' ')"
+  free="$(gpu_free_mib || true)"
   [[ "$free" =~ ^[0-9]+$ ]] || { say "cannot read the GPU's free memory from nvidia-smi ('$free')"; exit 2; }
+  GPU_FREE_MIB="$free"
   if ((free < MIN_FREE_MIB)); then
     say "only $free MiB free on GPU 0 (< $MIN_FREE_MIB MiB): not running (TGS_GV_MIN_FREE_MIB)"
     exit 2
@@ -630,6 +701,84 @@ phase_train() {
     job_env "$mode" gv-train 16GiB
     run_step "$name" 240 env "${JOB_ENV[@]}" CUBLAS_WORKSPACE_CONFIG=:4096:8 "$PY" "$HERE/train.py" --mode check \
       --steps "$TRAIN_STEPS" --out "$DETAILS/$name.json" --csv "$DETAILS/$name.csv" --mem-cap "$JOB_MEM_CAP" || true
+  done
+}
+
+# The managed-memory bound of phase um (safety rule 1), in MiB: TGS_GV_UM_LIMIT,
+# but never more than a quarter of GPU 0's free memory, read by check_gpu_free
+# at the start and again now (the lower of the two). Why a quarter: managed
+# memory asked beyond what the card has free can hang it, and what is free can
+# shrink after it is read (another tenant, the driver's own structures, the
+# CUDA context and its page tables, which the limit does not count). The job
+# runs alone (the phases run one after the other) and can take no more than
+# the bound, managed or not: the class's hard memory_limit (the shim refuses
+# beyond it) and PyTorch's allocator cap (--mem-cap) are both set to it. A
+# quarter leaves three times the bound as margin; on a machine that passed
+# check_gpu_free (32 GiB free) the default 8 GiB is never lowered.
+UM_LIMIT_MIB=""
+um_bound() {
+  UM_LIMIT_MIB="$(size_mib "$UM_LIMIT")" || return 1
+  if ((DRY)); then
+    say "    managed-memory bound ${UM_LIMIT_MIB} MiB (TGS_GV_UM_LIMIT; at run time at most 1/4 of the GPU's free memory)"
+  else
+    local now free="$GPU_FREE_MIB"
+    now="$(gpu_free_mib || true)"
+    [[ "$now" =~ ^[0-9]+$ ]] && { [[ -z "$free" ]] || ((now < free)); } && free="$now"
+    [[ "$free" =~ ^[0-9]+$ ]] || { say "    cannot read the GPU's free memory: no managed memory without it"; return 1; }
+    if ((UM_LIMIT_MIB > free / 4)); then
+      say "    managed-memory bound lowered from ${UM_LIMIT_MIB} MiB (TGS_GV_UM_LIMIT) to $((free / 4)) MiB: a quarter of the ${free} MiB free"
+      UM_LIMIT_MIB=$((free / 4))
+    else
+      say "    managed-memory bound ${UM_LIMIT_MIB} MiB (TGS_GV_UM_LIMIT; ${free} MiB free on the GPU)"
+    fi
+  fi
+  # Below this the two models do not fit and the runs would only fail (and a
+  # memory_limit of 0 would mean no limit at all).
+  ((UM_LIMIT_MIB >= 2048)) || { say "    ${UM_LIMIT_MIB} MiB is too little to train the models"; return 1; }
+}
+
+# size_mib SIZE: '8GiB', '512MiB', ... in MiB (rounded down), or fails.
+size_mib() {
+  PYTHONPATH="$HERE" "$PY" -c 'import sys, gv_common
+print(gv_common.parse_size(sys.argv[1]) >> 20)' "$1" 2>/dev/null
+}
+
+# Unmodified training (train.py --mode check, deterministic as in phase_train)
+# under tgs-controller twice: as an opportunistic container that does not
+# oversubscribe (plain device memory) and as one that does (PyTorch's
+# cuMemAlloc becomes cuMemAllocManaged in the shim). Same policy otherwise,
+# same limits, a fresh controller each: the only difference is the kind of
+# memory. Same losses? How much slower is a step?
+phase_um() {
+  local kind name note
+  if [[ -z "$CONTROLLER" ]]; then
+    for kind in device managed; do
+      record_step "train-um-$kind" skip - 0 "no tgs-controller (no pack, and it cannot be built here)"
+    done
+    return 0
+  fi
+  if ! um_bound; then
+    record_step train-um-device skip - 0 "no safe managed-memory bound (see run.log)"
+    return 0
+  fi
+  write_um_config
+  # Both runs or neither: the managed run alone has nothing to compare with.
+  fits train-um-device 120 || return 0
+  for kind in device managed; do
+    name="train-um-$kind"
+    [[ "$kind" == device ]] || fits "$name" 60 || return 0
+    if ! controller_start "$name" "$WORK/controller-um.yaml"; then
+      note="tgs-controller did not start or refused its policy ($name.controller.log)"
+      record_step "$name" fail 1 0 "$note"
+      continue
+    fi
+    job_env tgs "gv-um-$kind"
+    run_step "$name" 240 env "${JOB_ENV[@]}" CUBLAS_WORKSPACE_CONFIG=:4096:8 "$PY" "$HERE/train.py" --mode check \
+      --steps "$TRAIN_STEPS" --out "$DETAILS/$name.json" --csv "$DETAILS/$name.csv" --mem-cap "${UM_LIMIT_MIB}MiB" ||
+      true
+    # Its log (DETAILS/NAME.controller.log) stays: the report takes the last
+    # unified-memory status line from the managed run's.
+    controller_stop
   done
 }
 
@@ -756,6 +905,9 @@ main() {
   say "budget ${BUDGET_S} s; windows: sharing ${SHARE_WINDOW_S} s, inference ${INFER_WINDOW_S} s; job memory cap ${JOB_MEM_CAP}"
   command -v timeout >/dev/null || { say "coreutils timeout is required"; exit 2; }
   command -v "$PY" >/dev/null || { say "$PY not found (TGS_GV_PYTHON)"; exit 2; }
+  if want um && ! size_mib "$UM_LIMIT" >/dev/null; then
+    say "TGS_GV_UM_LIMIT must be a size (8GiB, 4096MiB, ...), not '$UM_LIMIT'"; exit 2
+  fi
   if ((BUILD_ONLY)); then
     build_here || exit 1
     say "built: $SHIM $SHIM_NVML ${CONTROLLER:-(no tgs-controller: yaml-cpp missing)}"
@@ -769,7 +921,7 @@ main() {
     exit 1
   fi
   local phase
-  for phase in memlimit train launch share infer; do
+  for phase in memlimit train um launch share infer; do
     want "$phase" || continue
     "phase_$phase"
     publish

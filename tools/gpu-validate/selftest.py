@@ -137,7 +137,26 @@ def lat(p50, p99):
     return {"n": 1000, "mean": p50, "p50": p50, "p90": p50 * 1.2, "p99": p99, "max": p99 * 1.5, "min": p50 * 0.8}
 
 
-def make_fixture(d, memlimit_ok=True):
+# tgs-controller logs of phase um: the effective policy (--check-config, whose
+# headroom line mentions unified memory too), the registration, status lines.
+UM_LOG_HEAD = """/tmp/x/controller-um.yaml: OK (policy version 1, 2 rules)
+  production_memory_headroom    0.05    (default)  fraction of GPU memory kept free of opportunistic unified memory
+[tgs-controller 12:00:00.100 info] listening on /tmp/x/tgs.sock
+"""
+UM_STATUS = ("[tgs-controller 12:00:{s:02d}.000 info] GPU-0a1b: open; opportunistic limit unlimited blocks/s, using "
+             "812k | gv-um-managed (um-managed) memory {m} of 8.00 GiB, unified {m}: {m} resident, 0 B on host "
+             "(budget 126.45 GiB), gate unlimited blocks/s\n")
+
+
+def um_controller_log(oversubscribed, statuses=()):
+    reg = ("[tgs-controller 12:00:00.500 info] pid 4242 of gv-um-{} registered: class um-{} (opportunistic, rule 1), "
+           "memory limit 8589934592 bytes, weight 1{}, 1 GPU(s)\n")
+    kind = "managed" if oversubscribed else "device"
+    return UM_LOG_HEAD + reg.format(kind, kind, ", oversubscribed" if oversubscribed else "") + "".join(
+        UM_STATUS.format(s=i + 1, m=m) for i, m in enumerate(statuses))
+
+
+def make_fixture(d, memlimit_ok=True, um_differs=False, um=True, um_registered=True):
     """A complete, made-up run: the numbers are chosen so each ratio is easy to check."""
     write(d, "env.json", {"python": "3.12.3", "torch": {"torch": "2.11.0+cu130", "torch_cuda": "13.0",
                                                         "device": "NVIDIA H200", "capability": "9.0",
@@ -163,6 +182,19 @@ def make_fixture(d, memlimit_ok=True):
                                   "env": {}})
     write(d, "train-shim.json", {"models": {"resnet50": model(32, losses, 20.2), "transformer": model(32, lm, 10.1)},
                                  "env": {"TGS_MEMORY_LIMIT": "16GiB"}})
+    if um:
+        cap = {"cap_bytes": 8 << 30, "visible_total": 8 << 30, "fraction": 1.0}
+        write(d, "train-um-device.json", {"models": {"resnet50": model(32, losses, 20.0),
+                                                     "transformer": model(32, lm, 10.0)},
+                                          "env": {"TGS_CONTAINER_ID": "gv-um-device"}, "memory_cap": cap})
+        um_lm = [x + (0.05 if um_differs and i == 2 else 0.0) for i, x in enumerate(lm)]
+        write(d, "train-um-managed.json", {"models": {"resnet50": model(32, losses, 26.0),
+                                                      "transformer": model(32, um_lm, 11.0)},
+                                           "env": {"TGS_CONTAINER_ID": "gv-um-managed"}, "memory_cap": cap})
+        write(d, "train-um-device.controller.log", um_controller_log(False))
+        write(d, "train-um-managed.controller.log",
+              um_controller_log(um_registered, ("1.20 GiB", "3.10 GiB")) + "[tgs-controller 12:00:09.000 info] "
+              "pid 4242 of gv-um-managed left\n")
     window = {"start": 1000.0, "end": 1015.0}
     write(d, "share-alone-prod.prod.json", {"iters_per_s": 25.0, "gpu_busy_fraction": 0.5, "data_ms": 20.0,
                                             "batch": 32, "window": window})
@@ -183,7 +215,9 @@ def make_fixture(d, memlimit_ok=True):
         for mode, enq, rt in (("plain", 2000, 8.0), ("local", 2030, 8.2), ("prod", 2050, 8.5), ("opp", 2040, 8.3)):
             write(d, f"launch-{mode}-{rnd}.json", {"label": f"{mode}-{rnd}", "correct": True,
                                                    "enqueue_ns": {"p50": enq + rnd}, "roundtrip_us": {"p50": rt}})
-    steps = ["env-nvidia-smi", "memlimit", "memlimit-expandable", "train-plain", "train-shim", "share-alone-prod",
+    steps = ["env-nvidia-smi", "memlimit", "memlimit-expandable", "train-plain", "train-shim"]
+    steps += ["train-um-device", "train-um-managed"] if um else []
+    steps += ["share-alone-prod",
              "share-alone-opp", "share-plain", "share-tgs", "infer-alone", "infer-plain", "infer-tgs", "launch"]
     write(d, "steps.tsv", "".join(f"{s}\tok\t0\t10\t\n" for s in steps))
 
@@ -219,6 +253,26 @@ class SummarizeTest(unittest.TestCase):
         self.assertIn("**met** (0.980)", md)
         self.assertIn("+30", md)
         self.assertIn("> Real GPU (NVIDIA H200, driver 580.159.04, PyTorch 2.11.0+cu130)", md)
+        # Unified memory: managed 26 / device 20 ms (ResNet-50), 11 / 10 ms (Transformer).
+        um = s["unified_memory"]
+        self.assertTrue(s["verdicts"]["unified_memory"])
+        self.assertAlmostEqual(um["models"]["resnet50"]["overhead"], 1.3)
+        self.assertAlmostEqual(um["models"]["transformer"]["overhead"], 1.1)
+        self.assertEqual(um["models"]["transformer"]["max_rel_diff_vs_device"], 0.0)
+        self.assertEqual(um["models"]["transformer"]["max_rel_diff_vs_plain"], 0.0)
+        self.assertEqual(um["limit_bytes"], 8 << 30)
+        self.assertTrue(um["managed_registered_oversubscribed"])
+        self.assertFalse(um["device_registered_oversubscribed"])
+        self.assertIn("## 6. Unified memory (oversubscribing policy)", md)
+        self.assertIn("| resnet50 | 32 | 2.300 → 0.850 | 2.300 → 0.850 | 0.0e+00 (ok) / 0.0e+00 | "
+                      "0.0e+00 (ok) / 0.0e+00 | yes | 20.00 / 26.00 | 1.300 |", md)
+        # The last status line, the container's part only; not the policy's headroom line.
+        self.assertEqual(um["controller_status"], "gv-um-managed (um-managed) memory 3.10 GiB of 8.00 GiB, unified "
+                         "3.10 GiB: 3.10 GiB resident, 0 B on host (budget 126.45 GiB), gate unlimited blocks/s")
+        self.assertIn("status of the unified run: `gv-um-managed (um-managed) memory 3.10 GiB", md)
+        self.assertNotIn("not register", md)
+        self.assertIn("1.30× (ResNet-50) and 1.10× (Transformer)", md)
+        self.assertIn("with unified memory: same losses as with device memory.", md)
 
     def test_failed_check_fails_correctness(self):
         md, s = self.run_summary(memlimit_ok=False)
@@ -226,12 +280,47 @@ class SummarizeTest(unittest.TestCase):
         self.assertFalse(s["correctness_passed"])
         self.assertIn("**FAIL**", md)
 
+    def test_unified_memory_losses_differ(self):
+        md, s = self.run_summary(um_differs=True)
+        self.assertFalse(s["verdicts"]["unified_memory"])
+        self.assertTrue(s["verdicts"]["training"])
+        self.assertFalse(s["correctness_passed"])  # a real bug: the same kernels on other memory
+        self.assertIn("(**differs**)", md)
+        self.assertIn("with unified memory: FAIL.", md)
+
+    def test_unified_memory_not_registered_oversubscribed(self):
+        md, s = self.run_summary(um_registered=False)
+        self.assertTrue(s["verdicts"]["unified_memory"])  # losses agree; the report says what is wrong
+        self.assertFalse(s["unified_memory"]["managed_registered_oversubscribed"])
+        self.assertIn("did not register as oversubscribed", md)
+
+    def test_unified_memory_not_run(self):
+        md, s = self.run_summary(um=False)
+        self.assertIsNone(s["verdicts"]["unified_memory"])
+        self.assertTrue(s["correctness_passed"])  # skipped (budget) is not a failure
+        self.assertIn("No result (train-um-device: not run).", md)
+
+    def test_unified_memory_half_run(self):
+        with tempfile.TemporaryDirectory() as d, tempfile.TemporaryDirectory() as out:
+            make_fixture(d)
+            os.remove(os.path.join(d, "train-um-managed.json"))
+            with open(os.path.join(d, "steps.tsv"), "a") as f:
+                f.write("train-um-managed\ttimeout\t124\t240\t\n")
+            self.assertEqual(summarize.main([d, out]), 0)
+            with open(os.path.join(out, "summary.json")) as f:
+                s = json.load(f)
+            with open(os.path.join(out, "results.md")) as f:
+                md = f.read()
+        self.assertFalse(s["verdicts"]["unified_memory"])
+        self.assertIn("No result (train-um-managed: timeout (rc 124))", md)
+
     def test_empty_run(self):
         with tempfile.TemporaryDirectory() as d, tempfile.TemporaryDirectory() as out:
             self.assertEqual(summarize.main([d, out]), 0)
             with open(os.path.join(out, "summary.json")) as f:
                 s = json.load(f)
             self.assertIsNone(s["verdicts"]["memory_limit"])
+            self.assertIsNone(s["verdicts"]["unified_memory"])
             self.assertFalse(s["correctness_passed"])
 
 

@@ -5,8 +5,11 @@
 #      measurement window, argument checks, summarize.py on made-up results);
 #   3. launch_bench.cu compiles, where nvcc is installed;
 #   4. run.sh --dry-run end to end: every command printed, every Python
-#      script's arguments accepted, the controller's policy accepted
-#      (tgs-controller --check-config, from .gpu-pack or build/);
+#      script's arguments accepted, the controller's policies accepted
+#      (tgs-controller --check-config, from .gpu-pack or build/), the um phase
+#      included; safety rule 1: the controller gives unified memory only to the
+#      um phase's gv-um-managed container, and run.sh's guard refuses a policy
+#      that would give it to others (as the controller's default now does);
 #   5. run.sh --fake-gpu: the share and infer phases end to end (processes,
 #      start signal, tgs-controller, report) with jobs that sleep;
 #   6. pack.sh into a temporary folder, where build/ has the binaries.
@@ -63,9 +66,40 @@ dry_run() {
   # --bundle: OUTDIR holds the report, the summary, the log and one archive.
   [[ "$(find "$tmp/dry" -type f | wc -l)" -le 8 ]] || return 1
   tar -tzf "$tmp/dry/details.tar.gz" | grep -q 'share-tgs.prod.log' || return 1
+  tar -tzf "$tmp/dry/details.tar.gz" | grep -q 'controller-um.yaml' || return 1
   # Every step was a dry run with accepted arguments (none failed, none skipped).
   if tar -xzOf "$tmp/dry/details.tar.gz" ./steps.tsv | grep -v $'\tdry-run\t'; then return 1; fi
-  grep -q '## 5. Per-launch overhead' "$tmp/dry/results.md"
+  # The um phase is in it: both training runs' arguments checked.
+  [[ "$(tar -xzOf "$tmp/dry/details.tar.gz" ./steps.tsv | grep -cE $'^train-um-(device|managed)\tdry-run\t')" == 2 ]] ||
+    return 1
+  grep -q '## 5. Per-launch overhead' "$tmp/dry/results.md" || return 1
+  grep -q '## 6. Unified memory (oversubscribing policy)' "$tmp/dry/results.md"
+}
+
+# Safety rule 1 on the policies the dry run wrote, as tgs-controller reads
+# them: which rules oversubscribe (unified memory). Uses run.sh's own guard.
+policy_guard() {
+  local pack="$repo/.gpu-pack"
+  [[ -x "$pack/bin/tgs-controller" ]] || pack="$tmp/pack"
+  local ctl=(env LD_LIBRARY_PATH="$pack/lib/deps" "$pack/bin/tgs-controller" --check-config) d="$tmp/policy"
+  mkdir -p "$d"
+  tar -xzf "$tmp/dry/details.tar.gz" -C "$d" ./controller.yaml ./controller-um.yaml || return 1
+  eval "$(sed -n '/^policy_allowed() {/,/^}/p' "$here/run.sh")"
+  declare -F policy_allowed >/dev/null || return 1
+  # share/infer/launch: nothing oversubscribes.
+  "${ctl[@]}" "$d/controller.yaml" >"$d/main.txt" || return 1
+  policy_allowed "$d/main.txt" || return 1
+  if grep -- '->' "$d/main.txt" | grep -w oversubscribe; then return 1; fi
+  # um: exactly one rule does, the one for gv-um-managed.
+  "${ctl[@]}" "$d/controller-um.yaml" >"$d/um.txt" || return 1
+  policy_allowed "$d/um.txt" || return 1
+  [[ "$(grep -- '->' "$d/um.txt" | grep -cw oversubscribe)" == 1 ]] || return 1
+  grep -A1 'id=gv-um-managed' "$d/um.txt" | grep -- '->' | grep -qw oversubscribe || return 1
+  # Without `oversubscribe: false` the default opportunistic class oversubscribes,
+  # and the guard must say so.
+  grep -v 'oversubscribe: false' "$d/controller.yaml" >"$d/default.yaml"
+  "${ctl[@]}" "$d/default.yaml" >"$d/default.txt" || return 1
+  if policy_allowed "$d/default.txt"; then echo "guard accepted an oversubscribing default"; return 1; fi
 }
 
 # The share and infer phases for real, with jobs that sleep instead of
@@ -106,6 +140,11 @@ else
   echo "SKIP  nvcc launch_bench.cu (no nvcc)"
 fi
 check "run.sh --dry-run --bundle" dry_run
+if [[ -x "$repo/.gpu-pack/bin/tgs-controller" || -x "$tmp/pack/bin/tgs-controller" ]]; then
+  check "safety rule 1: unified memory only for gv-um-managed" policy_guard
+else
+  echo "SKIP  safety rule 1 policy check (no pack and no build/)"
+fi
 if [[ -x "$repo/.gpu-pack/bin/tgs-controller" || -x "$tmp/pack/bin/tgs-controller" ]]; then
   check "run.sh --fake-gpu (share, infer; ~1 min)" fake_gpu_run
 else

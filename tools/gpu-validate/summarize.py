@@ -14,6 +14,7 @@ import datetime
 import json
 import math
 import os
+import re
 import sys
 
 # Targets from the controller issue (README, Performance): production keeps
@@ -25,6 +26,9 @@ OPP_TARGET = 0.70
 # make the runs drift apart; relative tolerance.
 COMPARE_STEPS = 5
 LOSS_RTOL = 1e-3
+# tgs-controller's per-GPU status line, for an oversubscribing container:
+# "..., unified 3.1 GiB: 3.1 GiB resident, 0 B on host (budget 126 GiB), 2 GiB moved".
+UNIFIED_STATUS = re.compile(r", unified [^|,]*: [^|,]* resident")
 
 
 def load(details, name):
@@ -73,6 +77,12 @@ def md_table(header, rows):
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
     return out
+
+
+def max_rel_diff(a, b, n=None):
+    """Largest |a - b| / max(1, |a|) over the first n steps (all when None); NaN when there is none."""
+    pairs = list(zip(a, b))[:n]
+    return max((abs(x - y) / max(1.0, abs(x)) for x, y in pairs), default=float("nan"))
 
 
 def get(d, *keys):
@@ -170,11 +180,8 @@ class Report:
                 rows.append((model,) + ("–",) * 8)
                 ok = False
                 continue
-            n = min(COMPARE_STEPS, len(p["losses"]), len(s["losses"]))
-            rel = max((abs(a - b) / max(1.0, abs(a)) for a, b in zip(p["losses"][:n], s["losses"][:n])),
-                      default=float("nan"))
-            rel_all = max((abs(a - b) / max(1.0, abs(a)) for a, b in zip(p["losses"], s["losses"])),
-                          default=float("nan"))
+            rel = max_rel_diff(p["losses"], s["losses"], COMPARE_STEPS)
+            rel_all = max_rel_diff(p["losses"], s["losses"])
             same = rel <= LOSS_RTOL
             falls = p["decrease_ratio"] < 0.95 and s["decrease_ratio"] < 0.95
             ok = ok and same and falls and p["finite"] and s["finite"]
@@ -324,6 +331,93 @@ class Report:
                  f"{meta.get('rounds', '?')} times, interleaved.", "")
         self.summary["launch"] = data
 
+    def unified_memory(self):
+        self.add("## 6. Unified memory (oversubscribing policy)", "")
+        dev, man = load(self.details, "train-um-device.json"), load(self.details, "train-um-managed.json")
+        plain = load(self.details, "train-plain.json")
+        if dev is None or man is None:
+            self.add(f"No result ({self.status('train-um-device', 'train-um-managed')}).", "")
+            self.verdict("unified_memory", None if dev is None and man is None else False)
+            return
+        rows, ok, data = [], True, {}
+
+        def diff(a, b):
+            """'first-N / all' text and whether the first N agree."""
+            rel, rel_all = max_rel_diff(a, b, COMPARE_STEPS), max_rel_diff(a, b)
+            same = rel <= LOSS_RTOL
+            return f"{rel:.1e} ({'ok' if same else '**differs**'}) / {rel_all:.1e}", same, rel
+
+        for model in ("resnet50", "transformer"):
+            d, m, p = get(dev, "models", model), get(man, "models", model), get(plain, "models", model)
+            if d is None or m is None:
+                rows.append((model,) + ("–",) * 8)
+                ok = False
+                continue
+            dm_text, dm_same, dm_rel = diff(d["losses"], m["losses"])
+            mp_text, mp_same, mp_rel = diff(p["losses"], m["losses"]) if p is not None else ("–", True, None)
+            finite = bool(d["finite"] and m["finite"])
+            ok = ok and dm_same and mp_same and finite
+            dev_ms, man_ms = d.get("steady_step_ms_median"), m.get("steady_step_ms_median")
+            overhead = ratio(man_ms, dev_ms)
+            data[model] = {"device_step_ms": dev_ms, "managed_step_ms": man_ms, "overhead": overhead,
+                           "max_rel_diff_vs_device": dm_rel, "max_rel_diff_vs_plain": mp_rel, "finite": finite}
+            rows.append((model, m["batch"],
+                         f"{d['losses'][0]:.3f} → {d['losses'][-1]:.3f}",
+                         f"{m['losses'][0]:.3f} → {m['losses'][-1]:.3f}",
+                         dm_text, mp_text,
+                         "yes" if finite else "**no**",
+                         f"{num(dev_ms)} / {num(man_ms)}",
+                         num(overhead, "{:.3f}")))
+        self.add(*md_table(["model", "batch", "loss, device memory", "loss, unified memory",
+                            f"max rel. loss diff unified vs device, first {COMPARE_STEPS} / all steps",
+                            "unified vs no shim (train-plain)", "finite", "median step ms, device / unified",
+                            "unified overhead (×)"], rows), "")
+        cap = get(man, "memory_cap") or {}
+        bound, seen = cap.get("cap_bytes"), cap.get("visible_total")
+        self.add("The same deterministic training as section 2 (same seeds, cuDNN deterministic, "
+                 "CUBLAS_WORKSPACE_CONFIG), twice under tgs-controller as an opportunistic container: once in a "
+                 "class with `oversubscribe: false` (plain device memory), once with `oversubscribe: true` (the "
+                 "shim turns PyTorch's `cuMemAlloc` into `cuMemAllocManaged`). Both classes have the same hard "
+                 f"memory limit, {num(bound and bound / 2**30, '{:.2f}')} GiB (PyTorch saw "
+                 f"{num(seen and seen / 2**30, '{:.2f}')} GiB total), which also caps PyTorch's allocator. No "
+                 "production container runs, so the controller's resident budget should hold the whole job on "
+                 "the GPU (the status line below says how much was on the host): the overhead is that of unified "
+                 "memory itself (first-touch faults, the shim's advice and placement), not of reading memory over "
+                 "the bus. Overhead = unified / device median step time (reported, not judged).", "")
+        status, managed_reg = self.controller_facts("train-um-managed")
+        _, device_reg = self.controller_facts("train-um-device")
+        if status:
+            self.add(f"Controller, last unified-memory status of the unified run: `{status}`", "")
+        else:
+            self.add("Controller: no unified-memory status line in train-um-managed.controller.log.", "")
+        if managed_reg is False:
+            self.add("**The unified run's container did not register as oversubscribed** "
+                     "(train-um-managed.controller.log): it may not have used unified memory.", "")
+        if device_reg is True:
+            self.add("**The device-memory run's container registered as oversubscribed** "
+                     "(train-um-device.controller.log): both runs may have used unified memory.", "")
+        bad = [self.status(s) for s in ("train-um-device", "train-um-managed")]
+        bad = [b for b in bad if b != "ok"]
+        if bad:
+            self.add("Steps not ok: " + "; ".join(bad), "")
+        self.summary["unified_memory"] = {"models": data, "limit_bytes": bound, "controller_status": status,
+                                          "managed_registered_oversubscribed": managed_reg,
+                                          "device_registered_oversubscribed": device_reg}
+        self.verdict("unified_memory", ok)
+
+    def controller_facts(self, name):
+        """From NAME.controller.log: the container's part of the last status line with unified
+        memory in it (None if there is none), and whether the container registered as
+        oversubscribed (None when the log has no registration line)."""
+        status, registered = None, None
+        for line in self.read_text(f"{name}.controller.log").splitlines():
+            if UNIFIED_STATUS.search(line):
+                status = next((part.strip() for part in line.split(" | ") if UNIFIED_STATUS.search(part)),
+                              line.strip())
+            elif " registered: " in line:
+                registered = bool(registered) or "oversubscribed" in line
+        return status, registered
+
     def steps_section(self):
         self.add("## Steps", "")
         rows = [(r[0], r[1] if r[1] == "ok" else f"**{r[1]}**", r[2], r[3], r[4]) for r in steps_table(self.details)]
@@ -344,13 +438,20 @@ class Report:
             lines.append(f"inference p99 {num(get(inf, 'infer-alone', 'p99'))} ms alone, "
                          f"{num(get(inf, 'infer-plain', 'p99'))} ms beside training without TGS, "
                          f"{num(get(inf, 'infer-tgs', 'p99'))} ms with TGS;")
+        um = get(s, "unified_memory", "models")
+        if um:
+            lines.append(f"with unified memory (an oversubscribing policy, the GPU otherwise idle) a training step "
+                         f"takes {num(get(um, 'resnet50', 'overhead'), '{:.2f}')}× (ResNet-50) and "
+                         f"{num(get(um, 'transformer', 'overhead'), '{:.2f}')}× (Transformer) as long as with "
+                         "device memory;")
         la = s.get("launch", {})
         if la:
             lines.append(f"the shim adds {num(get(la, 'local', 'added_ns'), '{:+.0f}')} ns per launch "
                          f"({num(get(la, 'prod', 'added_ns'), '{:+.0f}')} ns as production under the controller).")
         v = s["verdicts"]
         lines.append(f"Memory limit checks: {pass_text(v.get('memory_limit'), 'all pass')}; training under the "
-                     f"shim: {pass_text(v.get('training'), 'same losses as without')}.")
+                     f"shim: {pass_text(v.get('training'), 'same losses as without')}; with unified memory: "
+                     f"{pass_text(v.get('unified_memory'), 'same losses as with device memory')}.")
         self.add("## For the project README", "", "Paste under README → Performance (edit as needed):", "",
                  "> " + "\n> ".join(lines), "")
 
@@ -387,10 +488,13 @@ def main(argv):
     rep.sharing()
     rep.inference()
     rep.launch()
+    rep.unified_memory()
     rep.readme_snippet()
     rep.steps_section()
     # None (not measured) is not a pass: run.sh only asks when both phases ran.
-    correct = rep.summary["verdicts"].get("memory_limit") is True and rep.summary["verdicts"].get("training") is True
+    # Unified memory counts when measured (run.sh skips it when the budget is short).
+    v = rep.summary["verdicts"]
+    correct = v.get("memory_limit") is True and v.get("training") is True and v.get("unified_memory") is not False
     rep.summary["correctness_passed"] = correct
     os.makedirs(out, exist_ok=True)
     tmp = os.path.join(out, ".results.md.tmp")
