@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "controller/status/collect_status.h"
 #include "shim/launch/launch_gate.h"
 #include "shim/util/byte_size.h"
 #include "shim/util/gpu_uuid.h"
@@ -43,6 +44,25 @@ std::string Arbiter::StatusLine(const std::string& gpu, const GpuStatus& s) {
   }
   line += "; opportunistic limit " + Rate(s.limit) + " blocks/s, using " + Rate(s.opportunistic_rate);
   return line;
+}
+
+void Arbiter::Report(const RegistrySnapshot& snapshot, NodeStatus* status) const {
+  if (snapshot.board == nullptr) return;
+  for (const auto& [b, control] : gpus_) {
+    int gpu = FindGpuReport(*status, snapshot.board->gpus[b].uuid);
+    if (gpu < 0) continue;
+    GpuReport& r = status->gpus[static_cast<size_t>(gpu)];
+    const GpuStatus& s = control.status();
+    r.phase = RatePhaseName(s.phase);
+    r.production_blocks_per_second = s.production_rate;
+    r.production_reference_blocks_per_second = s.reference;
+    r.opportunistic_limit_blocks_per_second = s.limit < kUnlimited ? s.limit : kNoLimit;
+    r.opportunistic_blocks_per_second = s.opportunistic_rate;
+    for (ContainerOnGpu& p : status->placements) {
+      if (p.gpu != gpu) continue;
+      if (const ResidencyStatus* m = memory_.Status(p.container, b)) p.thrashing = m->thrashing;
+    }
+  }
 }
 
 const GpuRateControl* Arbiter::ForGpu(int board_gpu) const {

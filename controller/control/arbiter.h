@@ -24,6 +24,8 @@ class Arbiter : public ControlLoop {
       : report_every_(report_every) {}
 
   void OnInterval(const RegistrySnapshot& snapshot) override;
+  // Each GPU's phase and rates, each container's thrashing.
+  void Report(const RegistrySnapshot& snapshot, NodeStatus* status) const override;
 
   // The status line of one GPU (exposed for tests and the demo).
   static std::string StatusLine(const std::string& gpu, const GpuStatus& status);

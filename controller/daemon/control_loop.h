@@ -17,9 +17,12 @@
 
 namespace tgs::controller {
 
+struct NodeStatus;  // controller/status/node_status.h
+
 struct ContainerView {
   std::string key;
   const policy::ContainerPolicy* policy;
+  const policy::ContainerIdentity* identity;  // labels from the integration (namespace, pod)
   state::StateFile* file;  // valid during the call only
   int connected_processes;
   int occupied_slots;
@@ -36,6 +39,12 @@ class ControlLoop {
  public:
   virtual ~ControlLoop() = default;
   virtual void OnInterval(const RegistrySnapshot& snapshot) = 0;
+  // Adds what only the loop knows to a status collected from the same
+  // snapshot (controller/status/collect_status.h), right after OnInterval.
+  virtual void Report(const RegistrySnapshot& snapshot, NodeStatus* status) const {
+    (void)snapshot;
+    (void)status;
+  }
 };
 
 // Logs one line at debug per interval (containers, processes, bytes in use).

@@ -91,8 +91,23 @@ Daemon::Daemon(DaemonSettings settings, policy::Policy policy, std::unique_ptr<C
 Daemon::~Daemon() { TearDown(); }
 
 policy::Policy Daemon::EffectivePolicy(policy::Policy p) const {
-  if (settings_.socket_override) p.controller.socket = *settings_.socket_override;
+  if (settings_.socket_override) {
+    p.controller.socket = *settings_.socket_override;
+    // A controller moved to another socket (a test, a second instance) must
+    // not fight the first one for the default admin socket.
+    if (!settings_.admin_socket_override && p.controller.admin_socket == policy::ControllerSettings{}.admin_socket) {
+      p.controller.admin_socket = ParentDir(p.controller.socket) + "/admin.sock";
+    }
+  }
+  if (settings_.admin_socket_override) p.controller.admin_socket = *settings_.admin_socket_override;
+  if (settings_.metrics_listen_override) p.controller.metrics_listen = *settings_.metrics_listen_override;
   if (settings_.state_dir_override) p.controller.state_dir = *settings_.state_dir_override;
+  return p;
+}
+
+policy::ContainerPolicy Daemon::PolicyFor(const std::string& key, const policy::ContainerIdentity& identity) const {
+  policy::ContainerPolicy p = policy::Resolve(policy_, identity);
+  overrides_.Apply(policy_, key, &p);
   return p;
 }
 
@@ -121,6 +136,8 @@ int Daemon::Run() {
         OnSignal();
       } else if (fd == timer_fd_) {
         OnTimer();
+      } else if (admin_.Owns(fd)) {
+        admin_.OnEvent(fd, ev, [this](const nlohmann::json& r, const AdminPeer& p) { return OnAdmin(r, p); });
       } else if (registry_.FindConnection(fd) == nullptr) {
         continue;  // closed earlier in this batch
       } else if (ev & EPOLLIN) {
@@ -153,7 +170,29 @@ bool Daemon::SetUp() {
     TGS_LOG_WARN("--trust-claimed-ids: containers are named by the id their processes claim, so any process can "
                  "choose its policy; use this only for demos and benchmarks");
   }
+  CountStart();
+  std::string error;
+  if (!overrides_.Load(policy_.controller.state_dir + "/" + kOverridesFileName, &error)) {
+    TGS_LOG_ERROR("%s; tgsctl's saved changes are ignored (fix or remove the file)", error.c_str());
+  }
+  overrides_.DropInvalid(policy_);
   RestoreContainers();
+  if (!MakeDirs(ParentDir(policy_.controller.admin_socket), 0755, &error) ||
+      !admin_.Open(policy_.controller.admin_socket, epoll_fd_, &error)) {
+    TGS_LOG_ERROR("%s", error.c_str());
+    return false;
+  }
+  // Metrics are an observer: a port that cannot be bound is reported, and
+  // the GPUs are still arbitrated.
+  const std::string& listen = policy_.controller.metrics_listen;
+  if (!listen.empty()) {
+    if (metrics_.Start(listen, &error)) {
+      std::string host = listen.substr(0, listen.rfind(':'));
+      TGS_LOG_INFO("metrics on http://%s:%d/metrics", host.c_str(), metrics_.port());
+    } else {
+      TGS_LOG_ERROR("%s; running without metrics (controller.metrics_listen, --metrics-listen)", error.c_str());
+    }
+  }
   return OpenTimer() && OpenListeningSocket();
 }
 
@@ -172,6 +211,7 @@ void Daemon::TearDown() {
     registry_.RemoveConnection(fd);
     close(fd);
   }
+  admin_.Close();
   for (int* fd : {&signal_fd_, &timer_fd_, &epoll_fd_}) {
     if (*fd >= 0) close(*fd);
     *fd = -1;
@@ -326,7 +366,7 @@ Container* Daemon::FindOrCreateContainer(const std::string& key, std::string* er
   if (file == nullptr) return nullptr;
   policy::ContainerIdentity identity = identities_.IdentityFor(CgroupOfKey(key));
   if (key.starts_with(kClaimedKeyPrefix)) identity.id = key.substr(std::string_view(kClaimedKeyPrefix).size());
-  policy::ContainerPolicy p = policy::Resolve(policy_, identity);
+  policy::ContainerPolicy p = PolicyFor(key, identity);
   Container& c = registry_.AddContainer(key, std::move(identity), std::move(p), std::move(file));
   ApplyLimits(c);
   return &c;
@@ -613,9 +653,11 @@ void Daemon::Reload() {
   TGS_LOG_INFO("SIGHUP: reloading %s", settings_.config_path.c_str());
   std::optional<policy::Policy> loaded = LoadConfiguredPolicy(settings_);
   if (!loaded) {
+    ++failed_reloads_;
     TGS_LOG_ERROR("reload failed; keeping the policy loaded from %s", policy_.source.c_str());
     return;
   }
+  ++reloads_;
   policy::Policy next = EffectivePolicy(std::move(*loaded));
   if (next.controller.socket != policy_.controller.socket ||
       next.controller.state_dir != policy_.controller.state_dir) {
@@ -624,12 +666,22 @@ void Daemon::Reload() {
     next.controller.socket = policy_.controller.socket;
     next.controller.state_dir = policy_.controller.state_dir;
   }
+  if (next.controller.admin_socket != policy_.controller.admin_socket ||
+      next.controller.metrics_listen != policy_.controller.metrics_listen) {
+    TGS_LOG_WARN("controller.admin_socket and controller.metrics_listen take effect at restart");
+    next.controller.admin_socket = policy_.controller.admin_socket;
+    next.controller.metrics_listen = policy_.controller.metrics_listen;
+  }
   bool interval_changed = next.control.interval_ms != policy_.control.interval_ms;
   policy_ = std::move(next);
   if (interval_changed) ArmTimer();
+  // The file is the truth again, except for what tgsctl was asked to keep.
+  overrides_.DropTransient();
+  overrides_.DropInvalid(policy_);
   for (auto& [key, c] : registry_.containers()) {
     c.identity = identities_.IdentityFor(CgroupOfKey(key));
-    policy::ContainerPolicy p = policy::Resolve(policy_, c.identity);
+    if (key.starts_with(kClaimedKeyPrefix)) c.identity.id = key.substr(std::string_view(kClaimedKeyPrefix).size());
+    policy::ContainerPolicy p = PolicyFor(key, c.identity);
     if (p.class_name != c.policy.class_name) {
       // Connected processes keep the class kind and weight they were
       // welcomed with (the protocol has no update message); limits below
@@ -689,10 +741,11 @@ void Daemon::OnTimer() {
   }
   RegistrySnapshot snapshot{now, &policy_.control, {}, &board_->board()};
   for (auto& [key, c] : registry_.containers()) {
-    snapshot.containers.push_back({key, &c.policy, c.file.get(), static_cast<int>(c.connections.size()),
+    snapshot.containers.push_back({key, &c.policy, &c.identity, c.file.get(), static_cast<int>(c.connections.size()),
                                    static_cast<int>(OccupiedSlots(*c.file).size())});
   }
   control_loop_->OnInterval(snapshot);
+  PublishStatus(snapshot);
 }
 
 }  // namespace tgs::controller

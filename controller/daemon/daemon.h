@@ -17,7 +17,11 @@
 #include <optional>
 #include <string>
 
+#include "controller/admin/admin_server.h"
+#include "controller/admin/overrides.h"
 #include "controller/daemon/control_loop.h"
+#include "controller/metrics/exporter.h"
+#include "controller/status/node_status.h"
 #include "controller/daemon/registry.h"
 #include "controller/policy/policy.h"
 #include "shim/protocol/messages.h"
@@ -30,6 +34,8 @@ struct DaemonSettings {
   bool config_explicit = false;  // a missing file is an error (not built-in defaults)
   std::optional<std::string> socket_override;
   std::optional<std::string> state_dir_override;
+  std::optional<std::string> admin_socket_override;
+  std::optional<std::string> metrics_listen_override;
   bool trust_claimed_ids = false;  // see Options::trust_claimed_ids
 };
 
@@ -83,6 +89,14 @@ class Daemon {
   policy::Policy EffectivePolicy(policy::Policy p) const;  // with command-line overrides
   // Takes back what `conn` counted on the node board.
   void ForgetProductionProcess(const Connection& conn);
+  // The policy file's resolution of a container, with tgsctl's changes on top.
+  policy::ContainerPolicy PolicyFor(const std::string& key, const policy::ContainerIdentity& identity) const;
+
+  // Reporting: the status of each interval goes to the exporter and tgsctl.
+  void CountStart();
+  void PublishStatus(const RegistrySnapshot& snapshot);
+  nlohmann::json OnAdmin(const nlohmann::json& request, const AdminPeer& peer);
+  nlohmann::json AdminSet(const nlohmann::json& request);
 
   DaemonSettings settings_;
   policy::Policy policy_;
@@ -98,6 +112,15 @@ class Daemon {
   ino_t socket_inode_ = 0;  // of the socket file we bound, so we unlink only our own
   bool stopping_ = false;
   std::chrono::steady_clock::time_point last_reclaim_{};
+
+  MetricsExporter metrics_;
+  AdminServer admin_;
+  Overrides overrides_;  // tgsctl set
+  std::shared_ptr<const NodeStatus> status_;  // of the last interval
+  double start_time_ = 0;  // Unix seconds
+  uint64_t restarts_ = 0;
+  uint64_t reloads_ = 0;
+  uint64_t failed_reloads_ = 0;
 };
 
 }  // namespace tgs::controller

@@ -36,6 +36,8 @@ int main(int argc, char** argv) {
   settings.config_explicit = options.config_explicit;
   settings.socket_override = options.socket;
   settings.state_dir_override = options.state_dir;
+  settings.admin_socket_override = options.admin_socket;
+  settings.metrics_listen_override = options.metrics_listen;
   settings.trust_claimed_ids = options.trust_claimed_ids;
   std::optional<tgs::policy::Policy> policy = tgs::controller::LoadConfiguredPolicy(settings);
   if (!policy) {

@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include "controller/policy/policy.h"
+
 namespace tgs::controller {
 
 ParseResult ParseArgs(const std::vector<std::string>& args) {
@@ -39,6 +41,10 @@ ParseResult ParseArgs(const std::vector<std::string>& args) {
       target = &options.socket;
     } else if (flag == "--state-dir") {
       target = &options.state_dir;
+    } else if (flag == "--admin-socket") {
+      target = &options.admin_socket;
+    } else if (flag == "--metrics-listen") {
+      target = &options.metrics_listen;
     } else if (flag == "--report-interval") {
       target = &report;
     } else {
@@ -52,7 +58,7 @@ ParseResult ParseArgs(const std::vector<std::string>& args) {
     } else {
       return fail(flag + " needs a value");
     }
-    if (value.empty()) return fail(flag + " needs a non-empty value");
+    if (value.empty() && flag != "--metrics-listen") return fail(flag + " needs a non-empty value");
     if (target->has_value() || (flag == "--config" && options.config_explicit)) {
       return fail(flag + " given twice");
     }
@@ -73,12 +79,25 @@ ParseResult ParseArgs(const std::vector<std::string>& args) {
   if (options.socket && (*options.socket)[0] != '/') return fail("--socket must be an absolute path");
   if (options.socket && options.socket->size() > 107) return fail("--socket path is longer than 107 bytes");
   if (options.state_dir && (*options.state_dir)[0] != '/') return fail("--state-dir must be an absolute path");
+  if (options.metrics_listen && !options.metrics_listen->empty() &&
+      !policy::ValidListenAddress(*options.metrics_listen)) {
+    return fail("--metrics-listen expects host:port (127.0.0.1:9400, [::1]:9400, 0.0.0.0:9400) or \"\" to disable "
+                "metrics, not '" + *options.metrics_listen + "'");
+  }
+  if (options.admin_socket && (*options.admin_socket)[0] != '/') return fail("--admin-socket must be an absolute path");
+  if (options.admin_socket && options.admin_socket->size() > 107) {
+    return fail("--admin-socket path is longer than 107 bytes");
+  }
+  if (options.admin_socket && options.socket && *options.admin_socket == *options.socket) {
+    return fail("--admin-socket must differ from --socket (shims reach that one)");
+  }
   result.options = std::move(options);
   return result;
 }
 
 std::string UsageText(const std::string& program) {
   return "Usage: " + program + " [--config FILE] [--socket PATH] [--state-dir DIR]\n"
+         "       [--admin-socket PATH] [--metrics-listen HOST:PORT]\n"
          "       [--report-interval SECONDS] [--trust-claimed-ids]\n" +
          "       " + program + " --check-config FILE\n"
          "\n"
@@ -92,6 +111,10 @@ std::string UsageText(const std::string& program) {
          "  --check-config FILE  validate FILE, print the effective policy, exit 0 or 1\n"
          "  --socket PATH        listen here instead of controller.socket\n"
          "  --state-dir DIR      keep container state files here instead of controller.state_dir\n"
+         "  --admin-socket PATH  serve tgsctl here instead of controller.admin_socket (with\n"
+         "                       --socket alone, the admin socket is admin.sock beside it)\n"
+         "  --metrics-listen A   serve Prometheus metrics on A (host:port, [v6]:port; port 0\n"
+         "                       picks one) instead of controller.metrics_listen; \"\" disables\n"
          "  --report-interval S  log each GPU's control state (production's rate against\n"
          "                       its reference, the opportunistic limit) every S seconds\n"
          "  --trust-claimed-ids  name containers by the id a client claims (TGS_CONTAINER_ID)\n"

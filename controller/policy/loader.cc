@@ -55,30 +55,6 @@ std::optional<Kind> ParseKind(std::string_view text) {
   return std::nullopt;
 }
 
-// "host:port" with a bracketed IPv6 host; port 0 (any free port) is allowed
-// because tests bind that way.
-bool ValidListenAddress(std::string_view text) {
-  std::string_view host, port;
-  if (!text.empty() && text.front() == '[') {
-    size_t close = text.find("]:");
-    if (close == std::string_view::npos) return false;
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-  } else {
-    size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos) return false;
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-    if (host.find(':') != std::string_view::npos) return false;  // unbracketed IPv6
-  }
-  if (host.empty() || port.empty() || port.size() > 5) return false;
-  unsigned value = 0;
-  for (char c : port) {
-    if (c < '0' || c > '9') return false;
-    value = value * 10 + static_cast<unsigned>(c - '0');
-  }
-  return value <= 65535;
-}
 
 class PolicyParser {
  public:
@@ -609,6 +585,31 @@ LoadResult LoadPolicyFile(const std::string& path) {
   }
   ::close(fd);
   return LoadPolicyText(text, path);
+}
+
+// "host:port" with a bracketed IPv6 host; port 0 (any free port) is allowed
+// because tests bind that way.
+bool ValidListenAddress(std::string_view text) {
+  std::string_view host, port;
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find("]:");
+    if (close == std::string_view::npos) return false;
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) return false;  // unbracketed IPv6
+  }
+  if (host.empty() || port.empty() || port.size() > 5) return false;
+  unsigned value = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + static_cast<unsigned>(c - '0');
+  }
+  return value <= 65535;
 }
 
 }  // namespace tgs::policy

@@ -146,6 +146,14 @@ ContainerPolicy Resolve(const Policy& policy, const ContainerIdentity& container
 // the first matching rule; --check-config prints it for every rule.
 ContainerPolicy PolicyForRule(const Policy& policy, int rule_index);
 
+// Gives `out` class `class_name`'s kind, weight, oversubscription and (when
+// the class sets one) memory limit; used by resolution and by runtime class
+// changes (tgsctl set). An unknown class changes only the name.
+void ApplyClass(const Policy& policy, const std::string& class_name, ContainerPolicy* out);
+
+// "host:port" or "[v6addr]:port", port 0..65535 (0: any free port).
+bool ValidListenAddress(std::string_view text);
+
 // Whether one rule's conditions hold for `container` (exposed for tgsctl's
 // "which rules match" view and for tests).
 bool Matches(const Match& match, const ContainerIdentity& container);

@@ -57,20 +57,24 @@ ContainerPolicy PolicyForRule(const Policy& policy, int rule_index) {
     out.rule_index = rule_index;
     out.rule_line = rule->line;
   }
-  out.class_name = rule ? rule->class_name : policy.defaults.class_name;
   out.memory_limit_bytes = policy.defaults.memory_limit_bytes;
-  if (auto it = policy.classes.find(out.class_name); it != policy.classes.end()) {
-    const ClassSpec& spec = it->second;
-    out.kind = spec.kind;
-    out.weight = spec.weight;
-    out.oversubscribe = spec.oversubscribe.value_or(spec.kind == Kind::kOpportunistic);
-    if (out.oversubscribe && spec.resident_limit_bytes) out.resident_limit_bytes = *spec.resident_limit_bytes;
-    if (spec.memory_limit_bytes) out.memory_limit_bytes = *spec.memory_limit_bytes;
-  }
+  ApplyClass(policy, rule ? rule->class_name : policy.defaults.class_name, &out);
   if (rule && rule->memory_limit_bytes) out.memory_limit_bytes = *rule->memory_limit_bytes;
   if (rule && rule->weight) out.weight = *rule->weight;
   if (out.weight <= 0) out.weight = 1;  // hand-built policies only; the loader enforces 1..1000
   return out;
+}
+
+void ApplyClass(const Policy& policy, const std::string& class_name, ContainerPolicy* out) {
+  out->class_name = class_name;
+  auto it = policy.classes.find(class_name);
+  if (it == policy.classes.end()) return;
+  const ClassSpec& spec = it->second;
+  out->kind = spec.kind;
+  out->weight = spec.weight;
+  out->oversubscribe = spec.oversubscribe.value_or(spec.kind == Kind::kOpportunistic);
+  out->resident_limit_bytes = out->oversubscribe && spec.resident_limit_bytes ? *spec.resident_limit_bytes : 0;
+  if (spec.memory_limit_bytes) out->memory_limit_bytes = *spec.memory_limit_bytes;
 }
 
 ContainerPolicy Resolve(const Policy& policy, const ContainerIdentity& container) {

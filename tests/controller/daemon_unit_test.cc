@@ -170,7 +170,7 @@ TEST(DaemonControlLoopTest, StatusLineCountsContainersProcessesAndBytes) {
   policy::ContainerPolicy prod;
   prod.kind = policy::Kind::kProduction;
   policy::ControlParams control;
-  RegistrySnapshot snapshot{std::chrono::steady_clock::now(), &control, {{"cgroup:/p", &prod, file.get(), 1, 1}}};
+  RegistrySnapshot snapshot{std::chrono::steady_clock::now(), &control, {{"cgroup:/p", &prod, nullptr, file.get(), 1, 1}}};
   EXPECT_EQ(StatusReporter::StatusLine(snapshot),
             "status: 1 container(s) (1 production), 1 process(es), 1000 bytes of GPU memory in use");
   file.reset();

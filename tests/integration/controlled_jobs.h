@@ -93,9 +93,10 @@ class ControlledJobsTest : public IntegrationTest {
   void StartController() {
     std::string error;
     ::unlink(socket_.c_str());
-    ASSERT_TRUE(controller_.Start({TGS_IT_CONTROLLER, "--config", config_, "--socket", socket_, "--state-dir",
-                                   dir_ + "/state", "--trust-claimed-ids", "--report-interval", "1"},
-                                  {{"PATH", "/usr/bin:/bin"}, {"TGS_LOG", "info"}}, &error))
+    std::vector<std::string> argv{TGS_IT_CONTROLLER, "--config", config_, "--socket", socket_, "--state-dir",
+                                  dir_ + "/state", "--trust-claimed-ids", "--report-interval", "1"};
+    argv.insert(argv.end(), controller_args_.begin(), controller_args_.end());
+    ASSERT_TRUE(controller_.Start(argv, {{"PATH", "/usr/bin:/bin"}, {"TGS_LOG", "info"}}, &error))
         << error;
     for (int i = 0; i < 300; ++i) {
       struct stat st;
@@ -140,6 +141,7 @@ class ControlledJobsTest : public IntegrationTest {
   }
 
   std::string dir_, socket_, config_;
+  std::vector<std::string> controller_args_;  // appended to tgs-controller's command line
   int sim_devices_ = 1;
   Process controller_;
 };

@@ -27,9 +27,18 @@
 #include <thread>
 #include <vector>
 
+#include "tools/bench/bench_process.h"
+
 extern char** environ;
 
+using tgs::bench::Reap;
+
 namespace {
+
+pid_t Spawn(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+            const std::string& log) {
+  return tgs::bench::Spawn("tgs-bench-sharing", argv, env, log);
+}
 
 struct Job {
   int kernels;
@@ -47,37 +56,6 @@ struct Settings {
   Job production{6, 2000, 8000, 264};
   Job opportunistic{8, 1000, 0, 264};
 };
-
-// Runs argv with `env` (and nothing else of ours), output to `log`.
-pid_t Spawn(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
-            const std::string& log) {
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  std::vector<std::string> envs;
-  for (const auto& [k, v] : env) envs.push_back(k + "=" + v);
-  std::vector<char*> a, e;
-  for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-  a.push_back(nullptr);
-  for (auto& s : envs) e.push_back(s.data());
-  e.push_back(nullptr);
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, argv[0].c_str(), &fa, nullptr, a.data(), e.data());
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) {
-    std::fprintf(stderr, "tgs-bench-sharing: cannot start %s: %s\n", argv[0].c_str(), std::strerror(rc));
-    return -1;
-  }
-  return pid;
-}
-
-bool Reap(pid_t pid) {
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
 
 std::string Slurp(const std::string& path) {
   std::ifstream in(path);
