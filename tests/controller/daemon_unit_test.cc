@@ -46,6 +46,20 @@ TEST(DaemonOptionsTest, BadArgumentsSayWhat) {
   EXPECT_NE(ParseArgs({"--help=yes"}).error.find("no value"), std::string::npos);
 }
 
+TEST(DaemonOptionsTest, MetricsAndAdminSocket) {
+  ParseResult r = ParseArgs({"--metrics-listen", "127.0.0.1:0", "--admin-socket", "/tmp/a.sock"});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_EQ(*r.options->metrics_listen, "127.0.0.1:0");
+  EXPECT_EQ(*r.options->admin_socket, "/tmp/a.sock");
+  r = ParseArgs({"--metrics-listen="});  // "" disables the exporter
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_EQ(*r.options->metrics_listen, "");
+  EXPECT_NE(ParseArgs({"--metrics-listen", "9400"}).error.find("--metrics-listen expects host:port"),
+            std::string::npos);
+  EXPECT_NE(ParseArgs({"--admin-socket", "a.sock"}).error.find("absolute"), std::string::npos);
+  EXPECT_NE(ParseArgs({"--socket", "/s", "--admin-socket", "/s"}).error.find("must differ"), std::string::npos);
+}
+
 TEST(DaemonPeerTest, CgroupOfKey) {
   EXPECT_EQ(CgroupOfKey("cgroup:/kubepods.slice/x.scope"), "/kubepods.slice/x.scope");
   EXPECT_EQ(CgroupOfKey("train-prod"), "");

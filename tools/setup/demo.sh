@@ -39,7 +39,7 @@ if [[ "${TGS_DEMO_SKIP_SETUP:-0}" != 1 ]]; then
   "$repo/tools/setup/install-deps.sh"
   cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build "$build" -j "$jobs" --target tgs_shim simgpu_cuda simgpu_nvml tgs-controller tgs-train-sim \
-    tgs-test-client-linked >/dev/null
+    tgs-test-client-linked tgsctl >/dev/null
   echo "build: ok"
 fi
 
@@ -47,7 +47,7 @@ libdir="$build/lib/tgs"
 simdir="$build/lib/tgs/simgpu"
 bindir="$build/bin"
 for f in "$libdir/libtgs.so" "$simdir/libcuda.so.1" "$bindir/tgs-controller" "$bindir/tgs-train-sim" \
-  "$bindir/tgs-test-client-linked"; do
+  "$bindir/tgs-test-client-linked" "$bindir/tgsctl"; do
   [[ -e "$f" ]] || { echo "demo: $f is missing (build first, or unset TGS_DEMO_SKIP_SETUP)" >&2; exit 1; }
 done
 work="$(mktemp -d /tmp/tgs-demo.XXXXXX)"
@@ -126,6 +126,7 @@ watch_jobs() {
     printf '    %4s  %-22s  %-18s  %-16s  %-16s  %s\n' "$t" "${p:--} ($(pct "${p:-0}" "$r0") of solo)" "${o:--}" \
       "${gate:--}" "${phase:--}" "$mem"
     if ((t == seconds / 2)) && [[ "$mode" == tgs ]]; then memory_check; fi
+    if ((t == seconds / 2 + 2)) && [[ "$mode" == tgs ]]; then operator_view; fi
   done
   for p in "${pids[@]}"; do wait "$p" || { echo "demo: a $mode job failed; its output:" >&2; tail -n 20 "$work/$mode"-*.out >&2; exit 1; }; done
   pids=()
@@ -144,6 +145,13 @@ memory_check() {
   fi
 }
 
+# Two seconds later: what an operator sees (tgsctl on the admin socket, and
+# the Prometheus endpoint).
+operator_view() {
+  say "   -> tgsctl status (the operator's view; metrics: http://127.0.0.1:$metrics_port/metrics):"
+  "$bindir/tgsctl" --socket "$work/admin.sock" status 2>&1 | sed 's/^/        /' || true
+}
+
 bold "[1/4] The production job alone for 4 s (no TGS): its solo rate R0"
 in_container train-prod plain "$bindir/tgs-train-sim" "${prod_args[@]}" --duration 4 >"$work/solo.out" 2>&1 || {
   echo "demo: the production job failed:" >&2; cat "$work/solo.out" >&2; exit 1; }
@@ -153,11 +161,14 @@ say "R0 = $r0 iterations/s"
 bold "[2/4] With TGS: tgs-controller, production (\"train-prod\") and opportunistic (\"train-opp\") jobs, ${seconds} s"
 say "The controller names containers by the TGS_CONTAINER_ID they claim (--trust-claimed-ids) so that"
 say "this demo needs no root; on a node it names them by their cgroup. Policy: $work/config.yaml"
+# Port 0: a free port, so the demo never collides with a node's own controller.
 TGS_LOG=info "$bindir/tgs-controller" --config "$work/config.yaml" --socket "$work/tgs.sock" \
-  --state-dir "$work/state" --trust-claimed-ids --report-interval 1 >"$work/controller.log" 2>&1 &
+  --state-dir "$work/state" --trust-claimed-ids --report-interval 1 --metrics-listen 127.0.0.1:0 \
+  >"$work/controller.log" 2>&1 &
 controller_pid=$!
 for _ in $(seq 1 300); do [[ -S "$work/tgs.sock" ]] && break; sleep 0.01; done
 [[ -S "$work/tgs.sock" ]] || { echo "demo: tgs-controller did not start:" >&2; cat "$work/controller.log" >&2; exit 1; }
+metrics_port="$(sed -n 's/.*metrics on http:\/\/127.0.0.1:\([0-9]*\)\/metrics.*/\1/p' "$work/controller.log" | head -n1)"
 in_container train-prod tgs "$bindir/tgs-train-sim" "${prod_args[@]}" --duration "$seconds" >"$work/tgs-prod.out" 2>&1 &
 pids=($!)
 in_container train-opp tgs "$bindir/tgs-train-sim" "${opp_args[@]}" --duration "$seconds" >"$work/tgs-opp.out" 2>&1 &
