@@ -78,6 +78,21 @@ nlohmann::json StatusToJson(const NodeStatus& s) {
                     {"containers", on_gpu}});
   }
   out["gpus"] = gpus;
+  json unshimmed = json::array();
+  for (const UnshimmedProcess& u : s.watch.unshimmed) {
+    unshimmed.push_back({{"pid", u.pid},
+                         {"comm", u.comm},
+                         {"cgroup", u.cgroup},
+                         {"cgroup_id", u.cgroup_id},
+                         {"what", u.what},
+                         {"since", u.since_seconds},
+                         {"killed", u.killed}});
+  }
+  out["node_watch"] = {{"enabled", s.watch.enabled},
+                       {"detail", s.watch.detail},
+                       {"unshimmed_detected", s.watch.unshimmed_detected},
+                       {"exits_reclaimed", s.watch.exits_reclaimed},
+                       {"unshimmed", unshimmed}};
   return out;
 }
 

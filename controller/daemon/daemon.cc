@@ -18,6 +18,7 @@
 #include <set>
 
 #include "controller/daemon/peer.h"
+#include "controller/watch/node_watch.h"
 #include "controller/policy/loader.h"
 #include "shim/protocol/socket_io.h"
 #include "shim/util/gpu_uuid.h"
@@ -136,6 +137,8 @@ int Daemon::Run() {
         OnSignal();
       } else if (fd == timer_fd_) {
         OnTimer();
+      } else if (watch_ != nullptr && fd == watch_->fd()) {
+        OnWatchEvents();
       } else if (admin_.Owns(fd)) {
         admin_.OnEvent(fd, ev, [this](const nlohmann::json& r, const AdminPeer& p) { return OnAdmin(r, p); });
       } else if (registry_.FindConnection(fd) == nullptr) {
@@ -143,7 +146,11 @@ int Daemon::Run() {
       } else if (ev & EPOLLIN) {
         OnReadable(fd);
       } else if (ev & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
-        CloseConnection(fd, "hung up");
+        if (settings_.test_ignore_connection_close) {
+          epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);  // test hook, as in OnReadable
+        } else {
+          CloseConnection(fd, "hung up");
+        }
       }
     }
   }
@@ -193,6 +200,7 @@ bool Daemon::SetUp() {
       TGS_LOG_ERROR("%s; running without metrics (controller.metrics_listen, --metrics-listen)", error.c_str());
     }
   }
+  StartNodeWatch();
   return OpenTimer() && OpenListeningSocket();
 }
 
@@ -441,6 +449,11 @@ void Daemon::OnReadable(int fd) {
     }
   }
   if (n == 0) {
+    if (settings_.test_ignore_connection_close) {
+      // Test hook: the close goes unseen; only the node watch can notice the exit.
+      epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+      return;
+    }
     CloseConnection(fd, "closed");
     return;
   }
@@ -474,6 +487,10 @@ void Daemon::CloseConnection(int fd, const char* why) {
   if (!conn->container_key.empty()) who += " of " + conn->container_key;
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
   close(fd);
+  if (conn->pid != 0) {
+    unshimmed_.Departed(conn->pid, std::chrono::steady_clock::now());
+    if (watch_ != nullptr) watch_->Unwatch(conn->pid);
+  }
   bool violation = std::string_view(why).starts_with("protocol violation");
   ForgetProductionProcess(*conn);
   std::optional<SlotRelease> release = registry_.RemoveConnection(fd);
@@ -600,6 +617,8 @@ void Daemon::OnHello(int fd, const protocol::Hello& hello) {
     return;
   }
   registry_.BindConnection(fd, *pid, key);
+  unshimmed_.Registered(*pid, std::chrono::steady_clock::now());
+  if (watch_ != nullptr) watch_->Watch(*pid);
   if (c->policy.kind == policy::Kind::kProduction) {
     for (int b : board_gpus) board_->board().gpus[b].production_processes.fetch_add(1, std::memory_order_relaxed);
     conn->production_board_gpus = std::move(board_gpus);
@@ -745,6 +764,7 @@ void Daemon::OnTimer() {
                                    static_cast<int>(OccupiedSlots(*c.file).size())});
   }
   control_loop_->OnInterval(snapshot);
+  JudgeUnshimmed(now);
   PublishStatus(snapshot);
 }
 

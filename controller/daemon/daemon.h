@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,12 +23,15 @@
 #include "controller/daemon/control_loop.h"
 #include "controller/metrics/exporter.h"
 #include "controller/status/node_status.h"
+#include "controller/watch/unshimmed_tracker.h"
 #include "controller/daemon/registry.h"
 #include "controller/policy/policy.h"
 #include "shim/protocol/messages.h"
 #include "shim/state/node_board.h"
 
 namespace tgs::controller {
+
+class NodeWatch;  // controller/watch/node_watch.h
 
 struct DaemonSettings {
   std::string config_path;
@@ -36,6 +40,13 @@ struct DaemonSettings {
   std::optional<std::string> state_dir_override;
   std::optional<std::string> admin_socket_override;
   std::optional<std::string> metrics_listen_override;
+  // The eBPF node watch: on when the privileges allow (default), or off.
+  bool node_watch = true;
+  std::vector<std::string> watch_devices;  // device path prefixes; empty: /dev/nvidia-uvm
+  std::vector<std::string> watch_drivers;  // driver libraries to probe; empty: the node's libcuda.so.1
+  // Tests only: connections whose peer closes are kept, so that a process's
+  // exit is seen by the node watch alone.
+  bool test_ignore_connection_close = false;
   bool trust_claimed_ids = false;  // see Options::trust_claimed_ids
 };
 
@@ -98,6 +109,13 @@ class Daemon {
   nlohmann::json OnAdmin(const nlohmann::json& request, const AdminPeer& peer);
   nlohmann::json AdminSet(const nlohmann::json& request);
 
+  // The node watch (daemon_watch.cc).
+  void StartNodeWatch();
+  void OnWatchEvents();
+  void JudgeUnshimmed(std::chrono::steady_clock::time_point now);
+  void ReleaseExited(std::chrono::steady_clock::time_point now);
+  void ReportWatch(NodeStatus* status) const;
+
   DaemonSettings settings_;
   policy::Policy policy_;
   std::unique_ptr<ControlLoop> control_loop_;
@@ -121,6 +139,15 @@ class Daemon {
   uint64_t restarts_ = 0;
   uint64_t reloads_ = 0;
   uint64_t failed_reloads_ = 0;
+
+  std::unique_ptr<NodeWatch> watch_;
+  std::string watch_state_;  // what it watches, or why it is off
+  UnshimmedTracker unshimmed_;
+  std::map<pid_t, UnshimmedProcess> unshimmed_now_;  // reported and still running
+  uint64_t unshimmed_detected_ = 0;
+  uint64_t exits_reclaimed_ = 0;
+  // Registered processes the watch saw exit: (when, command), until judged.
+  std::map<pid_t, std::pair<std::chrono::steady_clock::time_point, std::string>> exited_;
 };
 
 }  // namespace tgs::controller

@@ -48,6 +48,7 @@ void Daemon::PublishStatus(const RegistrySnapshot& snapshot) {
   c.reloads = reloads_;
   c.failed_reloads = failed_reloads_;
   c.connections = registry_.ConnectionIds().size();
+  ReportWatch(status.get());
   status_ = status;
   metrics_.Publish(std::move(status));
 }

@@ -38,6 +38,10 @@ int main(int argc, char** argv) {
   settings.state_dir_override = options.state_dir;
   settings.admin_socket_override = options.admin_socket;
   settings.metrics_listen_override = options.metrics_listen;
+  settings.node_watch = options.node_watch;
+  settings.watch_devices = options.watch_devices;
+  settings.watch_drivers = options.watch_drivers;
+  settings.test_ignore_connection_close = options.test_ignore_connection_close;
   settings.trust_claimed_ids = options.trust_claimed_ids;
   std::optional<tgs::policy::Policy> policy = tgs::controller::LoadConfiguredPolicy(settings);
   if (!policy) {

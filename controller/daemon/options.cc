@@ -30,6 +30,34 @@ ParseResult ParseArgs(const std::vector<std::string>& args) {
       options.trust_claimed_ids = true;
       continue;
     }
+    if (flag == "--test-ignore-connection-close") {
+      if (inline_value) return fail(flag + " takes no value");
+      options.test_ignore_connection_close = true;
+      continue;
+    }
+    if (flag == "--node-watch" || flag == "--watch-device" || flag == "--watch-driver") {
+      std::string value;
+      if (inline_value) {
+        value = *inline_value;
+      } else if (i + 1 < args.size()) {
+        value = args[++i];
+      } else {
+        return fail(flag + " needs a value");
+      }
+      if (flag == "--node-watch") {
+        if (value != "auto" && value != "off") return fail("--node-watch is auto or off, not '" + value + "'");
+        options.node_watch = value == "auto";
+      } else if (value.empty() || value[0] != '/') {
+        return fail(flag + " needs an absolute path, not '" + value + "'");
+      } else if (flag == "--watch-device") {
+        if (value.size() >= 64) return fail("--watch-device prefix is longer than 63 bytes");
+        if (options.watch_devices.size() >= 4) return fail("--watch-device given more than 4 times");
+        options.watch_devices.push_back(value);
+      } else {
+        options.watch_drivers.push_back(value);
+      }
+      continue;
+    }
     std::optional<std::string>* target = nullptr;
     std::optional<std::string> config;
     std::optional<std::string> report;
@@ -115,6 +143,12 @@ std::string UsageText(const std::string& program) {
          "                       --socket alone, the admin socket is admin.sock beside it)\n"
          "  --metrics-listen A   serve Prometheus metrics on A (host:port, [v6]:port; port 0\n"
          "                       picks one) instead of controller.metrics_listen; \"\" disables\n"
+         "  --node-watch auto|off  the eBPF node watch (process exits, GPU use without the\n"
+         "                       shim): auto (default) runs it when the privileges allow\n"
+         "  --watch-device P     a GPU device path prefix to watch (repeatable, at most 4;\n"
+         "                       default /dev/nvidia-uvm)\n"
+         "  --watch-driver PATH  a driver library to probe (repeatable; default the node's\n"
+         "                       libcuda.so.1)\n"
          "  --report-interval S  log each GPU's control state (production's rate against\n"
          "                       its reference, the opportunistic limit) every S seconds\n"
          "  --trust-claimed-ids  name containers by the id a client claims (TGS_CONTAINER_ID)\n"

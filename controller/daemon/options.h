@@ -23,6 +23,10 @@ struct Options {
   // pick its own policy, so never on a shared node.
   bool trust_claimed_ids = false;
   int report_interval_ms = 0;  // --report-interval SECONDS: per-GPU status lines at info
+  bool node_watch = true;      // --node-watch auto|off
+  std::vector<std::string> watch_devices;  // --watch-device PREFIX (repeatable)
+  std::vector<std::string> watch_drivers;  // --watch-driver PATH (repeatable)
+  bool test_ignore_connection_close = false;  // --test-ignore-connection-close (tests only)
   bool help = false;
 };
 

@@ -56,6 +56,19 @@ std::vector<MetricFamily> ToMetricFamilies(const NodeStatus& s) {
   f.Add("tgs_controller_connections", kGauge, "Shimmed processes connected to the controller.", {},
         static_cast<double>(c.connections));
 
+  f.Add("tgs_node_watch_enabled", kGauge, "1 when the eBPF node watch runs (it needs CAP_BPF and CAP_PERFMON).", {},
+        s.watch.enabled ? 1 : 0);
+  f.Add("tgs_node_watch_unshimmed_detected_total", kCounter,
+        "Processes seen using a GPU without the TGS shim since the controller started.", {},
+        static_cast<double>(s.watch.unshimmed_detected));
+  f.Add("tgs_node_watch_exits_reclaimed_total", kCounter,
+        "Registered processes released on their exit event because their socket close was not seen.", {},
+        static_cast<double>(s.watch.exits_reclaimed));
+  for (const UnshimmedProcess& u : s.watch.unshimmed) {
+    f.Add("tgs_unshimmed_process", kGauge, "A running process that uses a GPU without the TGS shim (always 1).",
+          {{"pid", std::to_string(u.pid)}, {"comm", u.comm}, {"cgroup", u.cgroup}, {"what", u.what}}, 1);
+  }
+
   for (const GpuReport& g : s.gpus) {
     std::vector<ClientMetric::Label> gpu{{"gpu", g.uuid}};
     if (g.memory_total_bytes != 0) {

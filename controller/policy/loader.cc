@@ -253,7 +253,7 @@ class PolicyParser {
     ControllerSettings& c = policy_.controller;
     std::optional<Entry> admin;
     ForEachEntry(section.value, section.ValueMark(), section.path,
-                 {"socket", "admin_socket", "metrics_listen", "state_dir"}, diag_, [&](const Entry& e) {
+                 {"socket", "admin_socket", "metrics_listen", "state_dir", "unshimmed"}, diag_, [&](const Entry& e) {
                    if (e.key == "socket") {
                      if (auto p = ReadAbsolutePath(e, kMaxSocketPath, "a Unix socket path")) c.socket = *p;
                    } else if (e.key == "admin_socket") {
@@ -270,6 +270,16 @@ class PolicyParser {
                                                         Describe(e.value));
                        } else {
                          c.metrics_listen = *text;
+                       }
+                     }
+                   } else if (e.key == "unshimmed") {
+                     if (auto text = ReadString(e, false, diag_)) {
+                       if (*text == "report") {
+                         c.kill_unshimmed = false;
+                       } else if (*text == "kill") {
+                         c.kill_unshimmed = true;
+                       } else {
+                         diag_.Error(e.ValueMark(), e.path + ": expected report or kill, got " + Describe(e.value));
                        }
                      }
                    }

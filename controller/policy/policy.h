@@ -35,6 +35,9 @@ struct ControllerSettings {
   std::string admin_socket = "/run/tgs/admin.sock";  // tgsctl; root-only
   std::string metrics_listen = "127.0.0.1:9400";     // "" disables the exporter
   std::string state_dir = "/run/tgs/state";
+  // A process the node watch sees using a GPU without the shim is reported
+  // (log, metric, tgsctl); with `unshimmed: kill` it is also killed.
+  bool kill_unshimmed = false;
 };
 
 // Constants of the feedback loop. The loop limits opportunistic launches to L

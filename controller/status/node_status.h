@@ -80,12 +80,32 @@ struct ControllerReport {
   uint64_t connections = 0;
 };
 
+// A process the node watch saw using a GPU without the shim.
+struct UnshimmedProcess {
+  int pid = 0;
+  std::string comm;
+  std::string cgroup;  // its cgroup path ("" when it exited before it was read)
+  uint64_t cgroup_id = 0;
+  std::string what;     // a device path or a driver function
+  double since_seconds = 0;  // Unix time it was seen
+  bool killed = false;
+};
+
+struct NodeWatchReport {
+  bool enabled = false;
+  std::string detail;  // what it watches, or why it is off
+  uint64_t unshimmed_detected = 0;  // since start
+  uint64_t exits_reclaimed = 0;     // processes released on their exit event (socket close missed)
+  std::vector<UnshimmedProcess> unshimmed;  // still running
+};
+
 struct NodeStatus {
   double time_seconds = 0;  // Unix time of the snapshot
   ControllerReport controller;
   std::vector<GpuReport> gpus;
   std::vector<ContainerReport> containers;
   std::vector<ContainerOnGpu> placements;  // container × GPU, in container then GPU order
+  NodeWatchReport watch;
 };
 
 }  // namespace tgs::controller

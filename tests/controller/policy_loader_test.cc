@@ -350,6 +350,15 @@ classes:
   EXPECT_EQ(bad.errors.size(), 3u) << testing::AllErrors(bad);
 }
 
+TEST(PolicyLoader, UnshimmedProcessesAreReportedOrKilled) {
+  EXPECT_FALSE(Load("version: 1\n").policy->controller.kill_unshimmed);
+  LoadResult kill = Load("version: 1\ncontroller:\n  unshimmed: kill\n");
+  ASSERT_TRUE(kill.ok()) << testing::AllErrors(kill);
+  EXPECT_TRUE(kill.policy->controller.kill_unshimmed);
+  LoadResult bad = Load("version: 1\ncontroller:\n  unshimmed: ignore\n");
+  EXPECT_TRUE(HasErrorAt(bad, 3, 14, "controller.unshimmed: expected report or kill, got 'ignore'"));
+}
+
 TEST(PolicyLoader, UnknownClassReferences) {
   LoadResult r = Load(R"(version: 1
 defaults:

@@ -93,8 +93,13 @@ class ControlledJobsTest : public IntegrationTest {
   void StartController() {
     std::string error;
     ::unlink(socket_.c_str());
-    std::vector<std::string> argv{TGS_IT_CONTROLLER, "--config", config_, "--socket", socket_, "--state-dir",
-                                  dir_ + "/state", "--trust-claimed-ids", "--report-interval", "1"};
+    std::vector<std::string> argv = controller_prefix_;
+    for (const char* a : {TGS_IT_CONTROLLER, "--config"}) argv.push_back(a);
+    for (const std::string& a : {config_, std::string("--socket"), socket_, std::string("--state-dir"),
+                                 dir_ + "/state", std::string("--trust-claimed-ids"),
+                                 std::string("--report-interval"), std::string("1")}) {
+      argv.push_back(a);
+    }
     argv.insert(argv.end(), controller_args_.begin(), controller_args_.end());
     ASSERT_TRUE(controller_.Start(argv, {{"PATH", "/usr/bin:/bin"}, {"TGS_LOG", "info"}}, &error))
         << error;
@@ -142,6 +147,7 @@ class ControlledJobsTest : public IntegrationTest {
 
   std::string dir_, socket_, config_;
   std::vector<std::string> controller_args_;  // appended to tgs-controller's command line
+  std::vector<std::string> controller_prefix_;  // a wrapper it runs under (setpriv ...)
   int sim_devices_ = 1;
   Process controller_;
 };

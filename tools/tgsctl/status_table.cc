@@ -134,6 +134,18 @@ std::string StatusTable(const json& s) {
   }
   if (any) out += "\nnot on a GPU yet\n" + idle.Render("  ");
   if (s.value("gpus", json::array()).empty() && !any) out += "\nno containers registered\n";
+  const json& w = s.value("node_watch", json::object());
+  if (!w.empty()) {
+    out += "\nnode watch " + w.value("detail", std::string("?")) + "\n";
+    if (!w.value("unshimmed", json::array()).empty()) {
+      Table t({"PID", "COMMAND", "CGROUP", "USED", "KILLED"});
+      for (const json& u : w["unshimmed"]) {
+        t.Add({std::to_string(u.value("pid", 0)), u.value("comm", ""), u.value("cgroup", ""), u.value("what", ""),
+               u.value("killed", false) ? "yes" : "no"});
+      }
+      out += "GPU use WITHOUT the shim (not limited, not arbitrated):\n" + t.Render("  ");
+    }
+  }
   return out;
 }
 
