@@ -35,15 +35,20 @@ ParseResult ParseArgs(const std::vector<std::string>& args) {
       options.test_ignore_connection_close = true;
       continue;
     }
+    // "--flag VALUE" or "--flag=VALUE".
+    auto take_value = [&](std::string* value) {
+      if (inline_value) {
+        *value = *inline_value;
+      } else if (i + 1 < args.size()) {
+        *value = args[++i];
+      } else {
+        return false;
+      }
+      return true;
+    };
     if (flag == "--node-watch" || flag == "--watch-device" || flag == "--watch-driver") {
       std::string value;
-      if (inline_value) {
-        value = *inline_value;
-      } else if (i + 1 < args.size()) {
-        value = args[++i];
-      } else {
-        return fail(flag + " needs a value");
-      }
+      if (!take_value(&value)) return fail(flag + " needs a value");
       if (flag == "--node-watch") {
         if (value != "auto" && value != "off") return fail("--node-watch is auto or off, not '" + value + "'");
         options.node_watch = value == "auto";
@@ -79,13 +84,7 @@ ParseResult ParseArgs(const std::vector<std::string>& args) {
       return fail("unknown argument '" + args[i] + "' (see --help)");
     }
     std::string value;
-    if (inline_value) {
-      value = *inline_value;
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      return fail(flag + " needs a value");
-    }
+    if (!take_value(&value)) return fail(flag + " needs a value");
     if (value.empty() && flag != "--metrics-listen") return fail(flag + " needs a non-empty value");
     if (target->has_value() || (flag == "--config" && options.config_explicit)) {
       return fail(flag + " given twice");
