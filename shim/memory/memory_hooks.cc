@@ -108,7 +108,7 @@ CUresult FreeAsync(CUresult (*real)(CUdeviceptr, CUstream), CUdeviceptr dptr, CU
   // may reuse the memory from that point on.
   return Uncharged(DevicePointers(), dptr, [&] {
     CUresult r = CallReal(real, dptr, hStream);
-    if (r == CUDA_SUCCESS) residency::Forget(dptr);
+    if (r == CUDA_SUCCESS && residency::Enabled()) residency::Forget(dptr);
     return r;
   });
 }
@@ -178,7 +178,7 @@ CUresult cuMemAllocPitch_v2(CUdeviceptr* dptr, size_t* pPitch, size_t WidthInByt
 CUresult cuMemFree_v2(CUdeviceptr dptr) {
   return Uncharged(DevicePointers(), dptr, [&] {
     CUresult r = CallReal(Real().cuMemFree_v2, dptr);
-    if (r == CUDA_SUCCESS) residency::Forget(dptr);
+    if (r == CUDA_SUCCESS && residency::Enabled()) residency::Forget(dptr);
     return r;
   });
 }

@@ -202,3 +202,47 @@ TEST_F(SimGpuCompute, BadLaunchArgumentsAreErrors) {
 }
 
 }  // namespace
+
+namespace {
+
+// One kernel of one full wave (132 blocks, 5 ms per wave), timed on the host.
+double OneWaveMs() {
+  simgpu::ModuleImage image;
+  image.AddKernel("k5ms", 5000000);
+  CUmodule m;
+  CUfunction k;
+  CUstream s;
+  if (cuModuleLoadData(&m, image.Text()) != CUDA_SUCCESS || cuModuleGetFunction(&k, m, "k5ms") != CUDA_SUCCESS ||
+      cuStreamCreate(&s, CU_STREAM_NON_BLOCKING) != CUDA_SUCCESS) {
+    return -1;
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  cuLaunchKernel(k, 132, 1, 1, 256, 1, 1, 0, s, nullptr, nullptr);
+  cuStreamSynchronize(s);
+  return Ms(t0, std::chrono::steady_clock::now());
+}
+
+// Under the simulated MPS daemon, CUDA_MPS_ACTIVE_THREAD_PERCENTAGE limits the
+// SMs a client's kernels use: at 50% a full wave needs two.
+TEST(SimGpuMps, ActiveThreadPercentageLimitsTheClientsSms) {
+  setenv("TGS_SIM_MPS", "1", 1);
+  setenv("CUDA_MPS_ACTIVE_THREAD_PERCENTAGE", "50", 1);
+  ASSERT_NE(simtest::InitPrimary(), nullptr);
+  EXPECT_TOOK(OneWaveMs(), 10.0);
+}
+
+// Without an MPS daemon the variable means nothing, as on a real node.
+TEST(SimGpuMps, WithoutTheDaemonThePercentageIsIgnored) {
+  setenv("CUDA_MPS_ACTIVE_THREAD_PERCENTAGE", "50", 1);
+  ASSERT_NE(simtest::InitPrimary(), nullptr);
+  EXPECT_TOOK(OneWaveMs(), 5.0);
+}
+
+TEST(SimGpuMps, ABadPercentageFailsCuInit) {
+  simtest::SegmentName();
+  setenv("TGS_SIM_MPS", "1", 1);
+  setenv("CUDA_MPS_ACTIVE_THREAD_PERCENTAGE", "150", 1);
+  EXPECT_EQ(cuInit(0), CUDA_ERROR_INVALID_VALUE);
+}
+
+}  // namespace

@@ -1,5 +1,9 @@
 #include "tools/simgpu/driver.h"
 
+#include <algorithm>
+#include <atomic>
+
+#include "shim/util/env.h"
 #include "shim/util/log.h"
 #include "tools/simgpu/ledger.h"
 #include "tools/simgpu/memory.h"
@@ -7,6 +11,25 @@
 #include "tools/simgpu/stream.h"
 
 namespace simgpu {
+
+namespace {
+// CUDA_MPS_ACTIVE_THREAD_PERCENTAGE of this process, 100 without MPS.
+std::atomic<int> g_mps_percent{100};
+}  // namespace
+
+// Read at cuInit, as an MPS client reads it when it connects. Without an MPS
+// daemon (TGS_SIM_MPS) the variable means nothing, as on a real node.
+static bool ReadMpsPercentage(Segment* seg) {
+  if (seg->mps == 0) return true;
+  auto percent = tgs::EnvInteger("CUDA_MPS_ACTIVE_THREAD_PERCENTAGE", 1, 100);
+  if (!percent.error.empty()) {
+    TGS_LOG_ERROR("%s", percent.error.c_str());
+    return false;
+  }
+  if (percent.value) g_mps_percent.store(static_cast<int>(*percent.value), std::memory_order_relaxed);
+  return true;
+}
+
 namespace {
 
 std::atomic<bool> g_initialized{false};
@@ -31,6 +54,7 @@ CUresult Init() {
   if (Initialized()) return CUDA_SUCCESS;
   Segment* seg = AttachSegment();
   if (seg == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (!ReadMpsPercentage(seg)) return CUDA_ERROR_INVALID_VALUE;
   if (OwnSlot(seg) == nullptr) return CUDA_ERROR_OUT_OF_MEMORY;
   g_initialized.store(true, std::memory_order_release);
   return CUDA_SUCCESS;
@@ -47,6 +71,14 @@ int SmCount() {
   Segment* seg = CurrentSegment();
   return seg == nullptr ? 1 : seg->sm_count;
 }
+
+int ClientSmCount() {
+  int percent = g_mps_percent.load(std::memory_order_relaxed);
+  int sms = SmCount();
+  return percent >= 100 ? sms : std::max(1, sms * percent / 100);
+}
+
+bool MpsPartitioned() { return g_mps_percent.load(std::memory_order_relaxed) < 100; }
 
 std::shared_ptr<Context> FindContext(CUcontext ctx) {
   if (ctx == nullptr) return nullptr;

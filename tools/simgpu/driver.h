@@ -35,6 +35,12 @@ CUresult Init();
 int DeviceCount();
 bool ValidDevice(CUdevice dev);
 int SmCount();
+// SMs this process's kernels may use: all of them, or under the simulated MPS
+// (TGS_SIM_MPS) its CUDA_MPS_ACTIVE_THREAD_PERCENTAGE of them.
+int ClientSmCount();
+// True when this process is an MPS client limited to a share of the SMs: its
+// kernels then run in a partition of their own (timeline.h).
+bool MpsPartitioned();
 
 std::shared_ptr<Context> FindContext(CUcontext ctx);
 // The calling thread's current context; INVALID_CONTEXT when there is none.

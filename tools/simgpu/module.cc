@@ -105,7 +105,7 @@ size_t ParamSize(ParamType t) {
 }
 
 int64_t KernelDurationNs(const Function& f, uint64_t blocks) {
-  uint64_t sms = static_cast<uint64_t>(SmCount());
+  uint64_t sms = static_cast<uint64_t>(ClientSmCount());
   uint64_t waves = (blocks + sms - 1) / sms;
   return static_cast<int64_t>(waves) * f.ns_per_block;
 }

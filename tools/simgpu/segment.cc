@@ -47,6 +47,7 @@ void InitialiseLocked(Segment* seg, const SimConfig& config, const std::string& 
   seg->sm_count = config.sm_count;
   seg->memory_per_device = config.memory_per_device;
   seg->migration_bandwidth = config.migration_bandwidth;
+  seg->mps = config.mps ? 1 : 0;
   std::snprintf(seg->name, sizeof seg->name, "%s", config.name.c_str());
   seg->created_ns = NowNs();
   for (int i = 0; i < kMaxDevices; ++i) {
@@ -114,8 +115,10 @@ bool ReadConfig(SimConfig* config) {
   auto sms = tgs::EnvInteger("TGS_SIM_SMS", 1, 100000);
   auto memory = tgs::EnvByteSize("TGS_SIM_MEMORY");
   auto bandwidth = tgs::EnvByteSize("TGS_SIM_MIGRATION_BANDWIDTH");
+  auto mps = tgs::EnvInteger("TGS_SIM_MPS", 0, 1);
   std::string log_error = tgs::TgsLogError();
-  for (const std::string* error : {&devices.error, &sms.error, &memory.error, &bandwidth.error, &log_error}) {
+  for (const std::string* error :
+       {&devices.error, &sms.error, &memory.error, &bandwidth.error, &mps.error, &log_error}) {
     if (!error->empty()) {
       TGS_LOG_ERROR("%s", error->c_str());
       ok = false;
@@ -133,6 +136,7 @@ bool ReadConfig(SimConfig* config) {
   if (sms.value) config->sm_count = static_cast<int>(*sms.value);
   if (memory.value) config->memory_per_device = *memory.value;
   if (bandwidth.value) config->migration_bandwidth = *bandwidth.value;
+  if (mps.value) config->mps = *mps.value == 1;
   if (auto name = tgs::EnvString("TGS_SIM_NAME")) {
     if (name->size() >= 95) {
       TGS_LOG_ERROR("TGS_SIM_NAME='%s': longer than 94 characters", name->c_str());

@@ -27,7 +27,7 @@ inline constexpr int kMaxProcesses = 1024;
 inline constexpr int kRunRing = 4096;
 inline constexpr int kMaxManagedRanges = 8192;
 inline constexpr uint64_t kMagic = 0x7467732d73696d31ULL;  // "tgs-sim1"
-inline constexpr uint32_t kLayoutVersion = 2;
+inline constexpr uint32_t kLayoutVersion = 3;  // 2: unified memory; 3: MPS
 
 // A maximal stretch of back-to-back kernel execution, for utilisation.
 struct BusyRun {
@@ -99,6 +99,7 @@ struct Segment {
   int sm_count;
   uint64_t memory_per_device;
   uint64_t migration_bandwidth;  // bytes per second over the host link
+  int mps;                       // 1: an MPS control daemon "runs" (TGS_SIM_MPS)
   char name[96];
   int64_t created_ns;
   uint64_t managed_serial;   // last ManagedRange::serial handed out; lock held
@@ -113,6 +114,7 @@ struct SimConfig {
   uint64_t memory_per_device = 16ULL << 30;
   uint64_t migration_bandwidth = 24ULL << 30;
   int sm_count = 132;
+  bool mps = false;
   std::string name = "TGS Simulated GPU";
 };
 

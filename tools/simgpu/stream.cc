@@ -44,7 +44,8 @@ void Execute(Stream& s, Op& op) {
           ready = arrived;
         }
       }
-      int64_t end = ReserveKernel(s.device, ready, op.duration_ns);
+      int64_t end = MpsPartitioned() ? ReservePartitionKernel(s.device, ready, op.duration_ns)
+                                     : ReserveKernel(s.device, ready, op.duration_ns);
       SleepUntilNs(end);
       s.cursor_ns = end;
       break;

@@ -1,12 +1,30 @@
 #include "tools/simgpu/timeline.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
 #include "tools/simgpu/clock.h"
 #include "tools/simgpu/segment.h"
 
 namespace simgpu {
+
+namespace {
+// An MPS client limited to a share of the SMs runs on SMs of its own: its
+// kernels neither wait for nor delay other clients' (the partitions of a
+// node's clients are taken to be disjoint; kMaxDevices timelines per process).
+std::atomic<int64_t> g_partition_busy_until[kMaxDevices];
+}  // namespace
+
+int64_t ReservePartitionKernel(int device, int64_t earliest, int64_t duration_ns) {
+  std::atomic<int64_t>& busy = g_partition_busy_until[device];
+  int64_t prev = busy.load(std::memory_order_acquire), start;
+  do {
+    start = std::max(earliest, prev);
+  } while (!busy.compare_exchange_weak(prev, start + duration_ns, std::memory_order_acq_rel));
+  CurrentSegment()->devices[device].kernels_executed.fetch_add(1, std::memory_order_relaxed);
+  return start + duration_ns;
+}
 
 int64_t ReserveKernel(int device, int64_t earliest, int64_t duration_ns) {
   Segment* seg = CurrentSegment();

@@ -14,6 +14,9 @@ namespace simgpu {
 // previous op finished, or it was submitted); it may lie slightly in the past
 // when the worker thread woke late, which must not delay the device.
 int64_t ReserveKernel(int device, int64_t earliest, int64_t duration_ns);
+// The same on this process's own MPS partition (driver.h, MpsPartitioned):
+// its SMs are its own, so it waits only for its own kernels.
+int64_t ReservePartitionKernel(int device, int64_t earliest, int64_t duration_ns);
 
 // Reserves [max(earliest, copy_busy_until), +duration) on the device's copy
 // engine, the timeline of host-link transfers (unified-memory migrations,
