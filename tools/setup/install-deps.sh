@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  libyaml-cpp-dev prometheus-cpp-dev nlohmann-json3-dev prometheus
+  libyaml-cpp-dev prometheus-cpp-dev nlohmann-json3-dev prometheus gnuplot-nox
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libbpf-dev bpftool clang llvm libclang-rt-14-dev libelf-dev zlib1g-dev
 )

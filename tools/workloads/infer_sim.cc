@@ -24,7 +24,8 @@ constexpr char kUsage[] =
     "  --duration S           run for S seconds (default 10)\n"
     "  --requests N           issue N requests instead of a duration\n"
     "  --report-interval S    seconds between progress lines (default 1)\n"
-    "Prints 'requests=N p50_ms=.. p99_ms=..' per interval and a final\n"
+    "  --warmup S             leave requests of the first S seconds out of the final percentiles (default 0)\n"
+    "Prints 'requests=N p50_ms=.. p99_ms=.. t=T' per interval (T: CLOCK_MONOTONIC seconds) and a final\n"
     "'infer-sim: requests=N p50_ms=.. p90_ms=.. p99_ms=.. max_ms=..'. Exit status 2: out of memory.\n";
 
 
@@ -37,6 +38,7 @@ struct Recorder {
 struct Pending {
   Recorder* recorder;
   double arrival;
+  bool counted;  // after the warm-up: part of the final percentiles
 };
 
 void CUDA_CB Complete(void* data) {
@@ -44,7 +46,7 @@ void CUDA_CB Complete(void* data) {
   double latency = workload::NowSeconds() - p->arrival;
   {
     std::lock_guard<std::mutex> guard(p->recorder->mu);
-    p->recorder->latencies.push_back(latency);
+    if (p->counted) p->recorder->latencies.push_back(latency);
     p->recorder->window.push_back(latency);
   }
   delete p;
@@ -68,7 +70,7 @@ void SleepUntil(double t) {
 
 int main(int argc, char** argv) {
   int64_t kernels = 4, blocks = 264, requests = 0;
-  double rate = 50, kernel_us = 2000, duration = 10, report = 1;
+  double rate = 50, kernel_us = 2000, duration = 10, report = 1, warmup = 0;
   uint64_t mem = 256ULL << 20;
   workload::Options opts(kProgram, kUsage);
   opts.Add("--rate", workload::Number(&rate, 0.001, 1e6));
@@ -79,6 +81,7 @@ int main(int argc, char** argv) {
   opts.Add("--duration", workload::Number(&duration, 0.001, 1e7));
   opts.Add("--requests", workload::Integer(&requests, 1, 1LL << 40));
   opts.Add("--report-interval", workload::Number(&report, 0.01, 1e6));
+  opts.Add("--warmup", workload::Number(&warmup, 0, 1e6));
   opts.Parse(argc, argv);
 
   workload::Device d = workload::SetUp(kProgram, mem, blocks, kernel_us);
@@ -100,7 +103,8 @@ int main(int argc, char** argv) {
           window.swap(recorder.window);
           total = recorder.latencies.size();
         }
-        std::printf("requests=%zu p50_ms=%.2f p99_ms=%.2f\n", total, Percentile(window, 0.5), Percentile(window, 0.99));
+        std::printf("requests=%zu p50_ms=%.2f p99_ms=%.2f t=%.4f\n", total, Percentile(window, 0.5),
+                    Percentile(window, 0.99), now);
         std::fflush(stdout);
         next_report = now + report;
       }
@@ -109,7 +113,8 @@ int main(int argc, char** argv) {
       WORKLOAD_CHECK(kProgram, cuLaunchKernel(d.kernel, static_cast<unsigned>(blocks), 1, 1, 128, 1, 1, 0, d.stream,
                                               nullptr, nullptr));
     }
-    WORKLOAD_CHECK(kProgram, cuLaunchHostFunc(d.stream, Complete, new Pending{&recorder, arrival}));
+    WORKLOAD_CHECK(kProgram,
+                   cuLaunchHostFunc(d.stream, Complete, new Pending{&recorder, arrival, arrival - start >= warmup}));
     ++issued;
   }
   WORKLOAD_CHECK(kProgram, cuStreamSynchronize(d.stream));
