@@ -43,6 +43,7 @@ struct DaemonSettings {
   // The eBPF node watch: on when the privileges allow (default), or off.
   bool node_watch = true;
   std::vector<std::string> watch_devices;  // device path prefixes; empty: /dev/nvidia-uvm
+  bool watch_no_devices = false;           // no device opens watched (no per-syscall program)
   std::vector<std::string> watch_drivers;  // driver libraries to probe; empty: the node's libcuda.so.1
   // Tests only: connections whose peer closes are kept, so that a process's
   // exit is seen by the node watch alone.

@@ -66,6 +66,7 @@ void Daemon::StartNodeWatch() {
   }
   NodeWatchOptions options;
   if (!settings_.watch_devices.empty()) options.device_prefixes = settings_.watch_devices;
+  if (settings_.watch_no_devices) options.device_prefixes.clear();
   options.driver_libraries = settings_.watch_drivers.empty() ? DefaultDriverLibraries() : settings_.watch_drivers;
   std::string why;
   watch_ = NodeWatch::Start(options, &why);

@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   settings.metrics_listen_override = options.metrics_listen;
   settings.node_watch = options.node_watch;
   settings.watch_devices = options.watch_devices;
+  settings.watch_no_devices = options.watch_no_devices;
   settings.watch_drivers = options.watch_drivers;
   settings.test_ignore_connection_close = options.test_ignore_connection_close;
   settings.trust_claimed_ids = options.trust_claimed_ids;

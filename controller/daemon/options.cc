@@ -52,6 +52,8 @@ ParseResult ParseArgs(const std::vector<std::string>& args) {
       if (flag == "--node-watch") {
         if (value != "auto" && value != "off") return fail("--node-watch is auto or off, not '" + value + "'");
         options.node_watch = value == "auto";
+      } else if (flag == "--watch-device" && value == "none") {
+        options.watch_no_devices = true;
       } else if (value.empty() || value[0] != '/') {
         return fail(flag + " needs an absolute path, not '" + value + "'");
       } else if (flag == "--watch-device") {
@@ -145,7 +147,8 @@ std::string UsageText(const std::string& program) {
          "  --node-watch auto|off  the eBPF node watch (process exits, GPU use without the\n"
          "                       shim): auto (default) runs it when the privileges allow\n"
          "  --watch-device P     a GPU device path prefix to watch (repeatable, at most 4;\n"
-         "                       default /dev/nvidia-uvm)\n"
+         "                       default /dev/nvidia-uvm); none: no opens are watched, and no\n"
+         "                       program runs at every syscall (only cuInit and exits)\n"
          "  --watch-driver PATH  a driver library to probe (repeatable; default the node's\n"
          "                       libcuda.so.1)\n"
          "  --report-interval S  log each GPU's control state (production's rate against\n"

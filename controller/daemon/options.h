@@ -25,6 +25,7 @@ struct Options {
   int report_interval_ms = 0;  // --report-interval SECONDS: per-GPU status lines at info
   bool node_watch = true;      // --node-watch auto|off
   std::vector<std::string> watch_devices;  // --watch-device PREFIX (repeatable)
+  bool watch_no_devices = false;           // --watch-device none
   std::vector<std::string> watch_drivers;  // --watch-driver PATH (repeatable)
   bool test_ignore_connection_close = false;  // --test-ignore-connection-close (tests only)
   bool help = false;

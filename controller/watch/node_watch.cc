@@ -99,6 +99,8 @@ std::unique_ptr<NodeWatch> NodeWatch::Start(const NodeWatchOptions& options, std
   }
   // The uprobe program is attached by hand below, per library and function.
   bpf_program__set_autoattach(impl.skel->progs.tgs_driver_call, false);
+  // Without device prefixes no program runs at every syscall's entry.
+  if (impl.prefixes.empty()) bpf_program__set_autoload(impl.skel->progs.tgs_sys_enter, false);
   if (int err = node_watch_bpf__load(impl.skel); err != 0) {
     *why_not = Why("loading the BPF programs", err);
     return nullptr;

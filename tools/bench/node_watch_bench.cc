@@ -5,7 +5,8 @@
 //     detection at syscall entry, a uprobe on the driver's cuInit);
 //   - with extra uprobes on cuMemAlloc_v2 and cuLaunchKernel, which the
 //     watch deliberately does not attach (this column says why).
-// Per-call times are the best of 7 rounds (ns). Needs root (CAP_BPF,
+// Per-call times are the best of 7 rounds (ns); off and on alternate five
+// times and the medians are compared. Needs root (CAP_BPF,
 // CAP_PERFMON, CAP_SYS_ADMIN for uprobes); without, it says so and exits 0.
 // A benchmark, not a test: it asserts nothing.
 #include <cuda.h>
@@ -20,6 +21,7 @@
 #include <cstdlib>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "controller/watch/node_watch.h"
 
@@ -113,25 +115,38 @@ int main(int argc, char** argv) {
     return r;
   };
 
-  Row off = measure();
+  // Watch off and on alternately, five times each; medians. (Attaching and
+  // detaching takes milliseconds; this machine's noise is larger than the
+  // effect on a syscall, so one pair would say little.)
   tgs::controller::NodeWatchOptions options;
   options.device_prefixes = {"/dev/nvidia-uvm", "/dev/shm/" + shm};
   options.driver_libraries = {driver};
+  std::vector<Row> offs, ons;
   std::string why;
-  auto watch = tgs::controller::NodeWatch::Start(options, &why);
-  if (watch == nullptr) {
-    std::printf("tgs-bench-node-watch: the node watch cannot run here: %s\n", why.c_str());
-    dlclose(h);
-    return 0;
+  for (int pair = 0; pair < 5; ++pair) {
+    offs.push_back(measure());
+    auto watch = tgs::controller::NodeWatch::Start(options, &why);
+    if (watch == nullptr) {
+      std::printf("tgs-bench-node-watch: the node watch cannot run here: %s\n", why.c_str());
+      dlclose(h);
+      return 0;
+    }
+    ons.push_back(measure());
   }
-  Row on = measure();
-  watch.reset();
+  auto median = [](std::vector<Row> rows, double Row::*field) {
+    std::vector<double> v;
+    for (const Row& r : rows) v.push_back(r.*field);
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  Row off{median(offs, &Row::launch), median(offs, &Row::alloc), median(offs, &Row::open), median(offs, &Row::getpid)};
+  Row on{median(ons, &Row::launch), median(ons, &Row::alloc), median(ons, &Row::open), median(ons, &Row::getpid)};
   options.driver_functions = {"cuInit", "cuMemAlloc_v2", "cuLaunchKernel"};
-  watch = tgs::controller::NodeWatch::Start(options, &why);
+  auto watch = tgs::controller::NodeWatch::Start(options, &why);
   Row launch_probe = watch != nullptr ? measure() : Row{0, 0, 0, 0};
   watch.reset();
 
-  std::printf("tgs-bench-node-watch: best of 7 rounds, ns per call, simulated driver in-process\n");
+  std::printf("tgs-bench-node-watch: ns per call (best of 7 rounds; off/on medians of 5 alternations), simulated driver in-process\n");
   std::printf("%-44s %12s %12s %10s %22s\n", "operation", "no watch", "watch", "added", "+ alloc/launch uprobes");
   auto row = [](const char* name, double a, double b, double c) {
     std::printf("%-44s %12.1f %12.1f %+10.1f %22.1f\n", name, a, b, b - a, c);

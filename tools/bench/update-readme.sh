@@ -12,6 +12,18 @@ mkdir -p "$repo/docs/bench"
 tables="$(mktemp)"
 trap 'rm -f "$tables" "$tables.new"' EXIT
 "$bench" --csv "$repo/docs/bench/sharing.csv" --plot "$repo/docs/bench/sharing.png" --markdown "$tables"
+# The shim's cost per launch, from its own benchmark (Google Benchmark), when built.
+overhead="$build/bin/tgs-bench-shim-overhead"
+if [[ -x "$overhead" ]]; then
+  {
+    echo
+    echo "What the shim adds per call (\`tgs-bench-shim-overhead\`, local accounting; details in *Per call* below):"
+    echo
+    echo '```'
+    "$overhead" --benchmark_min_time=0.2 2>/dev/null | sed -n '/^shim overhead/,$p'
+    echo '```'
+  } >>"$tables"
+fi
 {
   echo "<!-- tgs-bench-sharing:begin -->"
   echo "Latest run: $(date -u +%Y-%m-%d), $(nproc)-core machine, \`tools/bench/update-readme.sh\` (generated; edit the benchmark, not this block)."
