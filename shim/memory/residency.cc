@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -165,14 +164,19 @@ void NoteDeviceFallback(int gpu, const char* api) {
   if (gpu >= 0 && gpu < state::kMaxGpus && Runtime::Get().state_file() != nullptr) {
     Runtime::Get().state_file()->state().gpus[gpu].device_fallbacks.fetch_add(1, std::memory_order_relaxed);
   }
-  static std::mutex mu;
-  static auto* logged = new std::set<std::string>();
-  std::lock_guard<std::mutex> lock(mu);
-  if (logged->insert(api).second) {
-    TGS_LOG_INFO("%s cannot be served as unified memory; it stays device memory within the container's limit and "
-                 "is never evicted",
-                 api);
+  // Logged once per entry point. `api` is a string literal per call site, so
+  // its address names it: a short lock-free table, no allocation (pools
+  // allocate often).
+  static std::atomic<const char*> logged[16];
+  for (std::atomic<const char*>& slot : logged) {
+    const char* seen = slot.load(std::memory_order_acquire);
+    if (seen == api) return;
+    if (seen == nullptr && slot.compare_exchange_strong(seen, api, std::memory_order_acq_rel)) break;
+    if (seen == api) return;  // another thread logged it just now
   }
+  TGS_LOG_INFO("%s cannot be served as unified memory; it stays device memory within the container's limit and "
+               "is never evicted",
+               api);
 }
 
 namespace internal {
