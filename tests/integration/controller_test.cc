@@ -139,6 +139,76 @@ TEST_F(ControllerTest, AccountingSurvivesAControllerRestart) {
   EXPECT_EQ(m2->Num("used"), 0u) << after.Describe();
 }
 
+// Two containers whose processes run in PID namespaces of their own, where
+// both are PID 1: the controller tells them apart (their host PIDs and
+// cgroups from the kernel, never the PIDs they report) and accounts each
+// container's memory separately; the exit of one releases only its own.
+TEST_F(ControllerTest, CollidingPidsInTheirOwnPidNamespacesAreToldApart) {
+  if (geteuid() != 0) GTEST_SKIP() << "creating cgroups and PID namespaces needs root";
+  std::string base;
+  for (const char* candidate : {"/sys/fs/cgroup/unified", "/sys/fs/cgroup/memory", "/sys/fs/cgroup"}) {
+    if (::access((std::string(candidate) + "/cgroup.procs").c_str(), W_OK) == 0) {
+      base = candidate;
+      break;
+    }
+  }
+  if (base.empty()) GTEST_SKIP() << "no writable cgroup hierarchy";
+  std::vector<std::string> cgroups;
+  for (const char* name : {"a", "b"}) {
+    cgroups.push_back(base + "/tgs-it-pidns-" + name + "-" + std::to_string(getpid()));
+    if (::mkdir(cgroups.back().c_str(), 0755) != 0) GTEST_SKIP() << "cannot create " << cgroups.back();
+  }
+  StartController();
+  Process a, b;
+  auto start = [&](Process* p, const std::string& cgroup, const char* size) {
+    std::string error;
+    // Into the cgroup, then a new PID namespace in which the client is PID 1.
+    ASSERT_TRUE(p->Start({"/bin/sh", "-c",
+                          "echo $$ > " + cgroup + "/cgroup.procs && exec unshare --pid --fork --kill-child --mount-proc \"$0\" "
+                          "alloc alloc " + std::string(size) + " hold 20",
+                          ClientPath(Client::kLinked)},
+                         ShimEnv(), &error))
+        << error;
+    ASSERT_TRUE(p->WaitForOutput("RESULT hold", std::chrono::seconds(10))) << p->out() << p->err();
+  };
+  start(&a, cgroups[0], "64MiB");
+  start(&b, cgroups[1], "128MiB");
+  EXPECT_NE(a.out().find("pid=1"), std::string::npos) << "the client is PID 1 in its namespace\n" << a.out();
+  EXPECT_NE(b.out().find("pid=1"), std::string::npos) << b.out();
+  // The controller's view, through tgsctl.
+  auto status = [&] {
+    RunResult r = RunProcess({Paths::BinDir() + "/tgsctl", "--socket", dir_ + "/admin.sock", "status", "--json"},
+                             {{"PATH", "/usr/bin:/bin"}}, std::chrono::seconds(10));
+    return r.out;
+  };
+  auto used = [&](const std::string& json, const std::string& cgroup) -> long long {
+    std::string key = "\"container\": \"cgroup:" + cgroup.substr(cgroup.find("/tgs-it-pidns-")) + "\"";
+    size_t at = json.rfind(key);  // the GPU's entry, after the container list
+    size_t u = at == std::string::npos ? at : json.find("\"used_bytes\": ", at);
+    return u == std::string::npos ? -1 : std::stoll(json.substr(u + 14));
+  };
+  std::string s;
+  for (int i = 0; i < 50 && (used(s, cgroups[0]) < 0 || used(s, cgroups[1]) < 0); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    s = status();
+  }
+  EXPECT_EQ(used(s, cgroups[0]), static_cast<long long>(64 * kMiB)) << s;
+  EXPECT_EQ(used(s, cgroups[1]), static_cast<long long>(128 * kMiB)) << s;
+  // One exits: its container's memory is returned, the other's is not.
+  a.Signal(SIGKILL);
+  a.Wait(std::chrono::seconds(5));
+  for (int i = 0; i < 50 && used(s, cgroups[0]) > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    s = status();
+  }
+  EXPECT_LE(used(s, cgroups[0]), 0) << s;
+  EXPECT_EQ(used(s, cgroups[1]), static_cast<long long>(128 * kMiB)) << s;
+  b.Signal(SIGKILL);
+  b.Wait(std::chrono::seconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (const std::string& c : cgroups) ::rmdir(c.c_str());
+}
+
 TEST_F(ControllerTest, WithoutControllerTheShimAccountsLocally) {
   Env env = ShimEnv();  // the socket does not exist: no controller
   RunResult r = RunClient(Client::kLinked, env, {"meminfo"});
