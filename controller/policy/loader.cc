@@ -284,11 +284,19 @@ class PolicyParser {
                      }
                    }
                  });
+    auto dir = [](const std::string& path) { return path.substr(0, path.find_last_of('/') + 1); };
     if (c.socket == c.admin_socket) {
       // Shims are unprivileged clients; sharing the admin socket would hand
       // them tgsctl's powers.
       diag_.Error(admin ? admin->ValueMark() : section.ValueMark(),
                   "controller.admin_socket: must differ from controller.socket ('" + c.socket + "')");
+    } else if (dir(c.socket) == dir(c.admin_socket)) {
+      // The shims' socket directory is what containers get mounted (the
+      // socket file itself changes at every controller start), and root in a
+      // container would then reach the admin socket beside it.
+      diag_.Error(admin ? admin->ValueMark() : section.ValueMark(),
+                  "controller.admin_socket: must not be in the directory of controller.socket (" + dir(c.socket) +
+                      "), which is mounted into containers");
     }
   }
 

@@ -32,7 +32,9 @@ inline constexpr std::string_view kOpportunisticClass = "opportunistic";
 
 struct ControllerSettings {
   std::string socket = "/run/tgs/tgs.sock";          // shims connect here
-  std::string admin_socket = "/run/tgs/admin.sock";  // tgsctl; root-only
+  // tgsctl; root-only. Not in `socket`'s directory: that one is mounted into
+  // containers, and a container's root would reach anything beside it.
+  std::string admin_socket = "/run/tgs-admin/admin.sock";
   std::string metrics_listen = "127.0.0.1:9400";     // "" disables the exporter
   std::string state_dir = "/run/tgs/state";
   // A process the node watch sees using a GPU without the shim is reported

@@ -23,7 +23,7 @@ TEST(PolicyLoader, VersionAloneYieldsEveryDefault) {
   const Policy& p = *r.policy;
   EXPECT_EQ(p.source, "test.yaml");
   EXPECT_EQ(p.controller.socket, "/run/tgs/tgs.sock");
-  EXPECT_EQ(p.controller.admin_socket, "/run/tgs/admin.sock");
+  EXPECT_EQ(p.controller.admin_socket, "/run/tgs-admin/admin.sock");
   EXPECT_EQ(p.controller.metrics_listen, "127.0.0.1:9400");
   EXPECT_EQ(p.controller.state_dir, "/run/tgs/state");
   EXPECT_EQ(p.control.interval_ms, 100);
@@ -44,7 +44,7 @@ TEST(PolicyLoader, ParsesEverySection) {
   LoadResult r = Load(R"(version: 1
 controller:
   socket: /tmp/tgs.sock
-  admin_socket: /tmp/admin.sock
+  admin_socket: /tmp/admin/admin.sock
   metrics_listen: "[::1]:0"
   state_dir: /tmp/state
 control:
@@ -285,6 +285,8 @@ TEST(PolicyLoader, ControllerSettings) {
 
   LoadResult same = Load("version: 1\ncontroller:\n  socket: /run/a.sock\n  admin_socket: /run/a.sock\n");
   EXPECT_TRUE(HasErrorAt(same, 4, 17, "controller.admin_socket: must differ from controller.socket"));
+  LoadResult beside = Load("version: 1\ncontroller:\n  socket: /run/a/tgs.sock\n  admin_socket: /run/a/admin.sock\n");
+  EXPECT_TRUE(HasErrorAt(beside, 4, 17, "must not be in the directory of controller.socket (/run/a/)"));
 
   for (const char* ok : {"\"\"", "127.0.0.1:9400", "0.0.0.0:0", "\"[::]:9400\"", "localhost:65535"}) {
     LoadResult good = Load(std::string("version: 1\ncontroller:\n  metrics_listen: ") + ok + "\n");

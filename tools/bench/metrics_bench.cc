@@ -120,6 +120,14 @@ int main(int argc, char** argv) {
        dir + "/state", "--trust-claimed-ids", "--metrics-listen", "127.0.0.1:" + std::to_string(port)},
       {{"TGS_LOG", "warn"}}, dir + "/controller.log");
   if (controller < 0) return 1;
+  // Jobs that start before the socket exists would account locally.
+  for (int i = 0; i < 500 && access((dir + "/tgs.sock").c_str(), F_OK) != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (access((dir + "/tgs.sock").c_str(), F_OK) != 0) {
+    std::fprintf(stderr, "%s: tgs-controller did not start (log in %s)\n", kProgram, dir.c_str());
+    return 1;
+  }
   std::vector<pid_t> jobs;
   auto start_job = [&](int i) {
     bool production = i < s.gpus;

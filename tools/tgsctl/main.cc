@@ -6,7 +6,7 @@
 //
 // It talks to the controller's admin socket (root only), found from
 // --socket, else controller.admin_socket of --config / /etc/tgs/config.yaml,
-// else /run/tgs/admin.sock.
+// else /run/tgs-admin/admin.sock.
 #include <unistd.h>
 
 #include <chrono>
@@ -42,7 +42,7 @@ constexpr const char* kUsage =
     "\n"
     "  --socket PATH          the controller's admin socket\n"
     "  --config FILE          read controller.admin_socket from this policy file\n"
-    "                         (default " "/etc/tgs/config.yaml" ", else /run/tgs/admin.sock)\n"
+    "                         (default /etc/tgs/config.yaml, else /run/tgs-admin/admin.sock)\n"
     "\n"
     "Exit status: 0 done, 1 the controller refused, 2 usage error, 3 controller unreachable.\n";
 
