@@ -85,13 +85,7 @@ TEST_F(ControllerTest, PolicyLimitAppliesAndClaimsAreIgnored) {
 
 TEST_F(ControllerTest, ProductionPolicyFollowsTheRealCgroup) {
   if (geteuid() != 0) GTEST_SKIP() << "creating cgroups needs root";
-  std::string base;
-  for (const char* candidate : {"/sys/fs/cgroup/unified", "/sys/fs/cgroup/memory", "/sys/fs/cgroup"}) {
-    if (::access((std::string(candidate) + "/cgroup.procs").c_str(), W_OK) == 0) {
-      base = candidate;
-      break;
-    }
-  }
+  std::string base = WritableCgroupRoot();
   if (base.empty()) GTEST_SKIP() << "no writable cgroup hierarchy";
   std::string cgroup = base + "/tgs-it-prod-" + std::to_string(getpid());
   if (::mkdir(cgroup.c_str(), 0755) != 0) GTEST_SKIP() << "cannot create " << cgroup << ": " << strerror(errno);
@@ -145,13 +139,7 @@ TEST_F(ControllerTest, AccountingSurvivesAControllerRestart) {
 // container's memory separately; the exit of one releases only its own.
 TEST_F(ControllerTest, CollidingPidsInTheirOwnPidNamespacesAreToldApart) {
   if (geteuid() != 0) GTEST_SKIP() << "creating cgroups and PID namespaces needs root";
-  std::string base;
-  for (const char* candidate : {"/sys/fs/cgroup/unified", "/sys/fs/cgroup/memory", "/sys/fs/cgroup"}) {
-    if (::access((std::string(candidate) + "/cgroup.procs").c_str(), W_OK) == 0) {
-      base = candidate;
-      break;
-    }
-  }
+  std::string base = WritableCgroupRoot();
   if (base.empty()) GTEST_SKIP() << "no writable cgroup hierarchy";
   std::vector<std::string> cgroups;
   for (const char* name : {"a", "b"}) {

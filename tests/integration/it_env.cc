@@ -109,4 +109,14 @@ RunResult IntegrationTest::RunClient(Client client, const Env& env, const std::v
   return r;
 }
 
+std::string WritableCgroupRoot(bool v2_only) {
+  std::vector<std::string> candidates{"/sys/fs/cgroup/unified"};
+  if (!v2_only) candidates.push_back("/sys/fs/cgroup/memory");
+  candidates.push_back("/sys/fs/cgroup");
+  for (const std::string& candidate : candidates) {
+    if (::access((candidate + "/cgroup.procs").c_str(), W_OK) == 0) return candidate;
+  }
+  return "";
+}
+
 }  // namespace tgs::it

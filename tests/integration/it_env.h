@@ -70,4 +70,9 @@ class IntegrationTest : public ::testing::Test {
 // Text of the size for a client argument (plain bytes).
 std::string Bytes(uint64_t n);
 
+// A cgroup hierarchy root this (root) process may create cgroups in and move
+// processes into: cgroup v2 (unified) first, then the v1 memory hierarchy
+// unless `v2_only`; "" when none is writable.
+std::string WritableCgroupRoot(bool v2_only = false);
+
 }  // namespace tgs::it

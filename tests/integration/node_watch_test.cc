@@ -60,13 +60,7 @@ class NodeWatchTest : public ControlledJobsTest {
 TEST_F(NodeWatchTest, UnshimmedGpuUseIsReportedWithItsCgroupAndShimmedUseIsNot) {
   if (geteuid() != 0) GTEST_SKIP() << "the node watch needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN)";
   if (!StartWatching()) GTEST_SKIP() << "the node watch cannot run on this machine: " << reason_;
-  std::string base;
-  for (const char* candidate : {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"}) {
-    if (access((std::string(candidate) + "/cgroup.procs").c_str(), W_OK) == 0) {
-      base = candidate;
-      break;
-    }
-  }
+  std::string base = WritableCgroupRoot(/*v2_only=*/true);
   if (base.empty()) GTEST_SKIP() << "no writable cgroup v2 hierarchy to put the unshimmed process in";
   std::string name = "tgs-it-unshimmed-" + std::to_string(getpid());
   std::string cgroup = base + "/" + name;
