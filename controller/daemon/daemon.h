@@ -105,6 +105,7 @@ class Daemon {
   policy::ContainerPolicy PolicyFor(const std::string& key, const policy::ContainerIdentity& identity) const;
 
   // Reporting: the status of each interval goes to the exporter and tgsctl.
+  static double UnixNow();  // wall-clock seconds, as reports carry them
   void CountStart();
   void PublishStatus(const RegistrySnapshot& snapshot);
   nlohmann::json OnAdmin(const nlohmann::json& request, const AdminPeer& peer);

@@ -16,13 +16,13 @@
 namespace tgs::controller {
 namespace {
 
-double UnixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 nlohmann::json Error(const std::string& text) { return {{"ok", false}, {"error", text}}; }
 
 }  // namespace
+
+double Daemon::UnixNow() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 // Starts are counted in the state directory, which outlives the process:
 // the metric tells an operator the controller has been restarting.

@@ -23,10 +23,6 @@
 namespace tgs::controller {
 namespace {
 
-double UnixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 // The cgroup that names a live process's container, as the controller's
 // own container keys do (v2 path, or the v1 memory hierarchy's on hybrid
 // hosts); "" when the process is gone.
