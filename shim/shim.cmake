@@ -71,3 +71,13 @@ if(EXISTS "${CMAKE_CURRENT_SOURCE_DIR}/nvml/nvml_entry_points.txt")
   set_target_properties(tgs_shim_nvml PROPERTIES OUTPUT_NAME tgs-nvml)
   tgs_preload_library(tgs_shim_nvml libnvidia-ml.so.1)
 endif()
+
+# The preload list containers get as /etc/ld.so.preload (container/README.md):
+# both libraries at the path every integration mounts this directory on. It
+# names container paths, so it sits beside the libraries it lists, and a host
+# directory of one version holds everything a container needs.
+set(TGS_CONTAINER_SHIM_DIR "/usr/lib/tgs" CACHE INTERNAL "Where containers see the shim's directory")
+file(WRITE "${CMAKE_BINARY_DIR}/ld.so.preload.in"
+     "${TGS_CONTAINER_SHIM_DIR}/libtgs.so\n${TGS_CONTAINER_SHIM_DIR}/libtgs-nvml.so\n")
+configure_file("${CMAKE_BINARY_DIR}/ld.so.preload.in" "${TGS_BUILD_LIBDIR}/ld.so.preload" COPYONLY)
+install(FILES "${TGS_BUILD_LIBDIR}/ld.so.preload" DESTINATION "${TGS_INSTALL_LIBDIR}")
