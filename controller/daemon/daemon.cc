@@ -17,6 +17,7 @@
 #include <cstring>
 #include <set>
 
+#include "controller/daemon/fs_paths.h"
 #include "controller/daemon/peer.h"
 #include "controller/watch/node_watch.h"
 #include "controller/policy/loader.h"
@@ -33,29 +34,6 @@ std::string Errno() { return std::strerror(errno); }
 
 // Key of a container named by its claimed id (--trust-claimed-ids).
 constexpr char kClaimedKeyPrefix[] = "id:";
-
-// mkdir -p; the last component gets `mode`, parents 0755.
-bool MakeDirs(const std::string& path, mode_t mode, std::string* error) {
-  for (size_t pos = 1; pos <= path.size(); ++pos) {
-    if (pos != path.size() && path[pos] != '/') continue;
-    std::string prefix = path.substr(0, pos);
-    if (mkdir(prefix.c_str(), pos == path.size() ? mode : 0755) != 0 && errno != EEXIST) {
-      *error = "cannot create " + prefix + ": " + Errno();
-      return false;
-    }
-  }
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    *error = path + " is not a directory";
-    return false;
-  }
-  return true;
-}
-
-std::string ParentDir(const std::string& path) {
-  size_t slash = path.find_last_of('/');
-  return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
-}
 
 protocol::ClassKind WireKind(policy::Kind kind) {
   return kind == policy::Kind::kProduction ? protocol::ClassKind::kProduction : protocol::ClassKind::kOpportunistic;
@@ -99,17 +77,46 @@ policy::Policy Daemon::EffectivePolicy(policy::Policy p) const {
     if (!settings_.admin_socket_override && p.controller.admin_socket == policy::ControllerSettings{}.admin_socket) {
       p.controller.admin_socket = ParentDir(p.controller.socket) + "/admin.sock";
     }
+    if (!settings_.grant_dir_override && p.controller.grant_dir == policy::ControllerSettings{}.grant_dir) {
+      p.controller.grant_dir = ParentDir(p.controller.socket) + "/grants";
+    }
   }
   if (settings_.admin_socket_override) p.controller.admin_socket = *settings_.admin_socket_override;
+  if (settings_.grant_dir_override) p.controller.grant_dir = *settings_.grant_dir_override;
   if (settings_.metrics_listen_override) p.controller.metrics_listen = *settings_.metrics_listen_override;
   if (settings_.state_dir_override) p.controller.state_dir = *settings_.state_dir_override;
   return p;
 }
 
-policy::ContainerPolicy Daemon::PolicyFor(const std::string& key, const policy::ContainerIdentity& identity) const {
-  policy::ContainerPolicy p = policy::Resolve(policy_, identity);
-  overrides_.Apply(policy_, key, &p);
+policy::ContainerPolicy Daemon::PolicyFor(const Container& c) const {
+  policy::ContainerPolicy p;
+  std::string warning;
+  if (c.grant.starts_with(kClassGrantPrefix)) {
+    p = GrantPolicy(policy_, c.grant.substr(sizeof kClassGrantPrefix - 1), 0, &warning);
+    p.granted_by = c.grant;
+  } else if (const Allocation* a = c.grant.starts_with(kAllocGrantPrefix)
+                                       ? grants_.FindAllocation(c.grant.substr(sizeof kAllocGrantPrefix - 1))
+                                       : nullptr) {
+    p = GrantPolicy(policy_, a->class_name, a->memory_limit_bytes, &warning);
+    p.granted_by = c.grant;
+  } else {
+    // No grant, or a revoked allocation whose processes still run.
+    p = policy::Resolve(policy_, c.identity);
+  }
+  if (!warning.empty()) TGS_LOG_WARN("%s: %s", c.key.c_str(), warning.c_str());
+  overrides_.Apply(policy_, c.key, &p);
   return p;
+}
+
+policy::ContainerIdentity Daemon::IdentityFor(const std::string& key, const std::string& grant) const {
+  policy::ContainerIdentity identity = identities_.IdentityFor(CgroupOfKey(key));
+  if (key.starts_with(kClaimedKeyPrefix)) identity.id = key.substr(std::string_view(kClaimedKeyPrefix).size());
+  if (grant.starts_with(kAllocGrantPrefix)) {
+    if (const Allocation* a = grants_.FindAllocation(grant.substr(sizeof kAllocGrantPrefix - 1))) {
+      identity.labels = IdentityLabels(*a);
+    }
+  }
+  return identity;
 }
 
 int Daemon::Run() {
@@ -132,7 +139,9 @@ int Daemon::Run() {
       int fd = events[i].data.fd;
       uint32_t ev = events[i].events;
       if (fd == listen_fd_) {
-        Accept();
+        Accept(listen_fd_, "");
+      } else if (const std::string* grant = grant_sockets_.GrantOf(fd)) {
+        Accept(fd, std::string(*grant));
       } else if (fd == signal_fd_) {
         OnSignal();
       } else if (fd == timer_fd_) {
@@ -183,6 +192,7 @@ bool Daemon::SetUp() {
     TGS_LOG_ERROR("%s; tgsctl's saved changes are ignored (fix or remove the file)", error.c_str());
   }
   overrides_.DropInvalid(policy_);
+  LoadGrants();
   RestoreContainers();
   if (!MakeDirs(ParentDir(policy_.controller.admin_socket), 0755, &error) ||
       !admin_.Open(policy_.controller.admin_socket, epoll_fd_, &error)) {
@@ -201,7 +211,9 @@ bool Daemon::SetUp() {
     }
   }
   StartNodeWatch();
-  return OpenTimer() && OpenListeningSocket();
+  // The shims' socket accepts last, so whoever waits for it (tests, probes)
+  // finds the grant sockets ready too.
+  return OpenTimer() && OpenListeningSocket() && OpenGrantSockets() && StartListening();
 }
 
 void Daemon::TearDown() {
@@ -220,6 +232,7 @@ void Daemon::TearDown() {
     close(fd);
   }
   admin_.Close();
+  grant_sockets_.CloseAll();
   for (int* fd : {&signal_fd_, &timer_fd_, &epoll_fd_}) {
     if (*fd >= 0) close(*fd);
     *fd = -1;
@@ -311,13 +324,21 @@ bool Daemon::OpenListeningSocket() {
   }
   if (lstat(path.c_str(), &st) == 0) socket_inode_ = st.st_ino;
   // Processes of every container connect, whatever user they run as.
-  if (chmod(path.c_str(), 0666) != 0 || listen(listen_fd_, 128) != 0) {
-    TGS_LOG_ERROR("cannot listen on %s: %s", path.c_str(), Errno().c_str());
+  if (chmod(path.c_str(), 0666) != 0) {
+    TGS_LOG_ERROR("cannot make %s reachable: %s", path.c_str(), Errno().c_str());
     return false;
   }
   epoll_event ev{EPOLLIN, {.fd = listen_fd_}};
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev) != 0) {
     TGS_LOG_ERROR("epoll_ctl failed: %s", Errno().c_str());
+    return false;
+  }
+  return true;
+}
+
+bool Daemon::StartListening() {
+  if (listen(listen_fd_, 128) != 0) {
+    TGS_LOG_ERROR("cannot listen on %s: %s", policy_.controller.socket.c_str(), Errno().c_str());
     return false;
   }
   return true;
@@ -347,11 +368,14 @@ void Daemon::RestoreContainers() {
     std::string key(peek->state().header.container_id,
                     strnlen(peek->state().header.container_id, state::kMaxContainerIdLength));
     peek.reset();
-    if (CgroupOfKey(key).empty() && !(settings_.trust_claimed_ids && key.starts_with(kClaimedKeyPrefix))) {
+    std::string grant = key.starts_with(kAllocGrantPrefix) ? key : "";
+    if (std::string cls = grants_.ClassBinding(key); !cls.empty()) grant = kClassGrantPrefix + cls;
+    if (CgroupOfKey(key).empty() && grant.empty() &&
+        !(settings_.trust_claimed_ids && key.starts_with(kClaimedKeyPrefix))) {
       TGS_LOG_INFO("leaving %s alone: container '%s' was not named by a controller", path.c_str(), key.c_str());
       continue;
     }
-    Container* c = FindOrCreateContainer(key, &error);
+    Container* c = FindOrCreateContainer(key, grant, &error);
     if (c == nullptr) {
       TGS_LOG_WARN("ignoring %s: %s", path.c_str(), error.c_str());
       continue;
@@ -368,14 +392,13 @@ void Daemon::RestoreContainers() {
   last_reclaim_ = std::chrono::steady_clock::now();
 }
 
-Container* Daemon::FindOrCreateContainer(const std::string& key, std::string* error) {
+Container* Daemon::FindOrCreateContainer(const std::string& key, const std::string& grant, std::string* error) {
   if (Container* c = registry_.FindContainer(key)) return c;
   std::unique_ptr<state::StateFile> file = state::StateFile::Open(policy_.controller.state_dir, key, error);
   if (file == nullptr) return nullptr;
-  policy::ContainerIdentity identity = identities_.IdentityFor(CgroupOfKey(key));
-  if (key.starts_with(kClaimedKeyPrefix)) identity.id = key.substr(std::string_view(kClaimedKeyPrefix).size());
-  policy::ContainerPolicy p = PolicyFor(key, identity);
-  Container& c = registry_.AddContainer(key, std::move(identity), std::move(p), std::move(file));
+  Container& c = registry_.AddContainer(key, IdentityFor(key, grant), {}, std::move(file));
+  c.grant = grant;
+  c.policy = PolicyFor(c);
   ApplyLimits(c);
   return &c;
 }
@@ -392,9 +415,9 @@ void Daemon::ApplyLimits(Container& c) {
   }
 }
 
-void Daemon::Accept() {
+void Daemon::Accept(int listen_fd, const std::string& grant) {
   while (true) {
-    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) {
         TGS_LOG_WARN("accept failed: %s", Errno().c_str());
@@ -414,7 +437,7 @@ void Daemon::Accept() {
       close(fd);
       continue;
     }
-    registry_.AddConnection(fd);
+    registry_.AddConnection(fd).grant = grant;
   }
 }
 
@@ -552,7 +575,10 @@ void Daemon::OnHello(int fd, const protocol::Hello& hello) {
     SendReject(fd, CUDA_ERROR_NOT_PERMITTED, error);
     return;
   }
-  std::string key = settings_.trust_claimed_ids && hello.claimed_container_id[0] != '\0'
+  // An allocation's socket names its container; otherwise the kernel's
+  // cgroup of the peer does.
+  std::string key = conn->grant.starts_with(kAllocGrantPrefix) ? conn->grant
+                    : settings_.trust_claimed_ids && hello.claimed_container_id[0] != '\0'
                         ? std::string(kClaimedKeyPrefix) + hello.claimed_container_id
                         : ContainerKeyOfProcess(*pid, &error);
   if (key.empty()) {
@@ -560,14 +586,22 @@ void Daemon::OnHello(int fd, const protocol::Hello& hello) {
     SendReject(fd, CUDA_ERROR_NOT_PERMITTED, error);
     return;
   }
+  if (std::string why = CheckGrant(*conn, key, hello); !why.empty()) {
+    TGS_LOG_WARN("pid %d of %s: %s", *pid, key.c_str(), why.c_str());
+    SendReject(fd, CUDA_ERROR_NOT_PERMITTED, why);
+    return;
+  }
   TGS_LOG_DEBUG("pid %d (pid %u in its namespace) of %s says it is container '%s', class '%s', with %u GPU(s)", *pid,
                 hello.pid, key.c_str(), hello.claimed_container_id, hello.claimed_class, hello.gpu_count);
-  Container* c = FindOrCreateContainer(key, &error);
+  Container* c = FindOrCreateContainer(key, conn->grant, &error);
   if (c == nullptr) {
     TGS_LOG_ERROR("pid %d of %s: %s", *pid, key.c_str(), error.c_str());
     SendReject(fd, CUDA_ERROR_OPERATING_SYSTEM, "tgs-controller cannot open the container's state: " + error);
     return;
   }
+  if (c->grant != conn->grant) BindGrant(*c, conn->grant);  // CheckGrant: no process uses the old one
+  RememberClassGrant(*c);
+  if (c->identity.cgroup.empty()) c->identity.cgroup = CgroupOfKey(ContainerKeyOfProcess(*pid, &error));
   // The claims are hints for operators: a mismatch means a misconfigured
   // (or lying) container, and the kernel's answer wins.
   std::string_view claimed_id = hello.claimed_container_id, claimed_class = hello.claimed_class;
@@ -697,10 +731,12 @@ void Daemon::Reload() {
   // The file is the truth again, except for what tgsctl was asked to keep.
   overrides_.DropTransient();
   overrides_.DropInvalid(policy_);
+  SyncClassGrants();
   for (auto& [key, c] : registry_.containers()) {
-    c.identity = identities_.IdentityFor(CgroupOfKey(key));
-    if (key.starts_with(kClaimedKeyPrefix)) c.identity.id = key.substr(std::string_view(kClaimedKeyPrefix).size());
-    policy::ContainerPolicy p = PolicyFor(key, c.identity);
+    std::string cgroup = c.identity.cgroup;
+    c.identity = IdentityFor(key, c.grant);
+    if (c.identity.cgroup.empty()) c.identity.cgroup = cgroup;
+    policy::ContainerPolicy p = PolicyFor(c);
     if (p.class_name != c.policy.class_name) {
       // Connected processes keep the class kind and weight they were
       // welcomed with (the protocol has no update message); limits below
@@ -753,9 +789,15 @@ void Daemon::OnTimer() {
   if (now - last_reclaim_ >= kReclaimPeriod) {
     for (int fd : registry_.SilentSince(now - kHelloDeadline)) CloseConnection(fd, "no Hello within 5 s");
     ReclaimOrphanSlots();
+    bool unbound = false;
     for (const std::string& key : registry_.EvictIdle()) {
       TGS_LOG_DEBUG("%s: no processes left; state file kept, mapping dropped", key.c_str());
+      if (!grants_.ClassBinding(key).empty()) {
+        grants_.UnbindClass(key);
+        unbound = true;
+      }
     }
+    if (unbound) SaveGrants();
     last_reclaim_ = now;
   }
   RegistrySnapshot snapshot{now, &policy_.control, {}, &board_->board()};

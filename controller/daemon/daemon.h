@@ -21,6 +21,8 @@
 #include "controller/admin/admin_server.h"
 #include "controller/admin/overrides.h"
 #include "controller/daemon/control_loop.h"
+#include "controller/grants/grant_sockets.h"
+#include "controller/grants/grant_store.h"
 #include "controller/metrics/exporter.h"
 #include "controller/status/node_status.h"
 #include "controller/watch/unshimmed_tracker.h"
@@ -39,6 +41,7 @@ struct DaemonSettings {
   std::optional<std::string> socket_override;
   std::optional<std::string> state_dir_override;
   std::optional<std::string> admin_socket_override;
+  std::optional<std::string> grant_dir_override;
   std::optional<std::string> metrics_listen_override;
   // The eBPF node watch: on when the privileges allow (default), or off.
   bool node_watch = true;
@@ -77,13 +80,14 @@ class Daemon {
   bool SetUp();
   void TearDown();
   bool OpenStateDir();
-  bool OpenListeningSocket();
+  bool OpenListeningSocket();  // bound, not yet accepting
+  bool StartListening();
   bool OpenSignalFd();
   bool OpenTimer();
   void ArmTimer();
   void RestoreContainers();
 
-  void Accept();
+  void Accept(int listen_fd, const std::string& grant);
   void OnReadable(int fd);
   void CloseConnection(int fd, const char* why);
   void OnHello(int fd, const protocol::Hello& hello);
@@ -95,14 +99,35 @@ class Daemon {
   void OnTimer();
   void ReclaimOrphanSlots();
 
-  Container* FindOrCreateContainer(const std::string& key, std::string* error);
+  Container* FindOrCreateContainer(const std::string& key, const std::string& grant, std::string* error);
   // Sets every claimed GPU of `c` to its policy's limit (the policy is authoritative).
   void ApplyLimits(Container& c);
   policy::Policy EffectivePolicy(policy::Policy p) const;  // with command-line overrides
   // Takes back what `conn` counted on the node board.
   void ForgetProductionProcess(const Connection& conn);
-  // The policy file's resolution of a container, with tgsctl's changes on top.
-  policy::ContainerPolicy PolicyFor(const std::string& key, const policy::ContainerIdentity& identity) const;
+  // The container's policy: its grant's, else the policy file's resolution;
+  // with tgsctl's changes on top.
+  policy::ContainerPolicy PolicyFor(const Container& c) const;
+  policy::ContainerIdentity IdentityFor(const std::string& key, const std::string& grant) const;
+
+  // Grants (daemon_grants.cc): the sockets whose connections get a policy
+  // from the socket itself (controller/grants/).
+  void LoadGrants();
+  bool OpenGrantSockets();
+  void SyncClassGrants();  // one socket per class of the current policy
+  // Whether `conn` may register as `key`: an allocation grant's GPUs, and
+  // one grant per container. Empty when it may; why not otherwise.
+  std::string CheckGrant(const Connection& conn, const std::string& key, const protocol::Hello& hello);
+  void BindGrant(Container& c, const std::string& grant);
+  // Saves which class socket a cgroup-keyed container came through, so a
+  // restarted controller restores its class before its processes return.
+  void RememberClassGrant(const Container& c);
+  void SaveGrants();
+  nlohmann::json GrantJson(const Allocation& a) const;
+  nlohmann::json AdminGrant(const nlohmann::json& request);
+  nlohmann::json AdminGrants() const;
+  nlohmann::json AdminLabel(const nlohmann::json& request);
+  nlohmann::json AdminRevoke(const nlohmann::json& request);
 
   // Reporting: the status of each interval goes to the exporter and tgsctl.
   static double UnixNow();  // wall-clock seconds, as reports carry them
@@ -135,6 +160,8 @@ class Daemon {
 
   MetricsExporter metrics_;
   AdminServer admin_;
+  GrantStore grants_;
+  GrantSockets grant_sockets_;
   Overrides overrides_;  // tgsctl set
   std::shared_ptr<const NodeStatus> status_;  // of the last interval
   double start_time_ = 0;  // Unix seconds

@@ -65,7 +65,16 @@ nlohmann::json Daemon::OnAdmin(const nlohmann::json& request, const AdminPeer& p
                  request.dump().c_str(), reply.dump().c_str());
     return reply;
   }
-  return Error("unknown command '" + command + "' (status, set)");
+  if (command == "grants") return AdminGrants();
+  if (command == "grant" || command == "label" || command == "revoke") {
+    nlohmann::json reply = command == "grant"   ? AdminGrant(request)
+                           : command == "label" ? AdminLabel(request)
+                                                : AdminRevoke(request);
+    TGS_LOG_INFO("%s by pid %d (uid %u): %s", command.c_str(), static_cast<int>(peer.pid), peer.uid,
+                 reply.value("ok", false) ? "done" : reply.value("error", "").c_str());
+    return reply;
+  }
+  return Error("unknown command '" + command + "' (status, set, grant, grants, label, revoke)");
 }
 
 nlohmann::json Daemon::AdminSet(const nlohmann::json& request) {
@@ -95,7 +104,7 @@ nlohmann::json Daemon::AdminSet(const nlohmann::json& request) {
   if (auto why = Overrides::Validate(policy_, c->policy, change)) return Error(*why);
 
   overrides_.Set(*key, change);
-  policy::ContainerPolicy p = PolicyFor(*key, c->identity);
+  policy::ContainerPolicy p = PolicyFor(*c);
   std::string note;
   if (p.kind != c->policy.kind) note = "; running processes keep their class kind until they restart";
   c->policy = std::move(p);

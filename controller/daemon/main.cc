@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   settings.socket_override = options.socket;
   settings.state_dir_override = options.state_dir;
   settings.admin_socket_override = options.admin_socket;
+  settings.grant_dir_override = options.grant_dir;
   settings.metrics_listen_override = options.metrics_listen;
   settings.node_watch = options.node_watch;
   settings.watch_devices = options.watch_devices;

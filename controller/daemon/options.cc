@@ -78,6 +78,8 @@ ParseResult ParseArgs(const std::vector<std::string>& args) {
       target = &options.state_dir;
     } else if (flag == "--admin-socket") {
       target = &options.admin_socket;
+    } else if (flag == "--grant-dir") {
+      target = &options.grant_dir;
     } else if (flag == "--metrics-listen") {
       target = &options.metrics_listen;
     } else if (flag == "--report-interval") {
@@ -108,6 +110,7 @@ ParseResult ParseArgs(const std::vector<std::string>& args) {
   if (options.socket && (*options.socket)[0] != '/') return fail("--socket must be an absolute path");
   if (options.socket && options.socket->size() > 107) return fail("--socket path is longer than 107 bytes");
   if (options.state_dir && (*options.state_dir)[0] != '/') return fail("--state-dir must be an absolute path");
+  if (options.grant_dir && (*options.grant_dir)[0] != '/') return fail("--grant-dir must be an absolute path");
   if (options.metrics_listen && !options.metrics_listen->empty() &&
       !policy::ValidListenAddress(*options.metrics_listen)) {
     return fail("--metrics-listen expects host:port (127.0.0.1:9400, [::1]:9400, 0.0.0.0:9400) or \"\" to disable "
@@ -126,7 +129,7 @@ ParseResult ParseArgs(const std::vector<std::string>& args) {
 
 std::string UsageText(const std::string& program) {
   return "Usage: " + program + " [--config FILE] [--socket PATH] [--state-dir DIR]\n"
-         "       [--admin-socket PATH] [--metrics-listen HOST:PORT]\n"
+         "       [--admin-socket PATH] [--grant-dir DIR] [--metrics-listen HOST:PORT]\n"
          "       [--report-interval SECONDS] [--trust-claimed-ids]\n" +
          "       " + program + " --check-config FILE\n"
          "\n"
@@ -142,6 +145,9 @@ std::string UsageText(const std::string& program) {
          "  --state-dir DIR      keep container state files here instead of controller.state_dir\n"
          "  --admin-socket PATH  serve tgsctl here instead of controller.admin_socket (with\n"
          "                       --socket alone, the admin socket is admin.sock beside it)\n"
+         "  --grant-dir DIR      grant sockets (one per class, one per Kubernetes allocation)\n"
+         "                       here instead of controller.grant_dir (with --socket alone,\n"
+         "                       grants/ beside the socket)\n"
          "  --metrics-listen A   serve Prometheus metrics on A (host:port, [v6]:port; port 0\n"
          "                       picks one) instead of controller.metrics_listen; \"\" disables\n"
          "  --node-watch auto|off  the eBPF node watch (process exits, GPU use without the\n"

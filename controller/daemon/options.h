@@ -17,6 +17,7 @@ struct Options {
   std::optional<std::string> socket;        // overrides controller.socket
   std::optional<std::string> state_dir;     // overrides controller.state_dir
   std::optional<std::string> admin_socket;  // overrides controller.admin_socket
+  std::optional<std::string> grant_dir;     // overrides controller.grant_dir
   std::optional<std::string> metrics_listen;  // overrides controller.metrics_listen ("" disables)
   // Containers named by the id a client claims (TGS_CONTAINER_ID) instead of
   // its cgroup: for demos and benchmarks without root. Any process can then

@@ -25,6 +25,11 @@ Container* Registry::FindContainer(const std::string& key) {
   return it == containers_.end() ? nullptr : &it->second;
 }
 
+const Container* Registry::FindContainer(const std::string& key) const {
+  auto it = containers_.find(key);
+  return it == containers_.end() ? nullptr : &it->second;
+}
+
 Container& Registry::AddContainer(std::string key, policy::ContainerIdentity identity, policy::ContainerPolicy policy,
                                   std::unique_ptr<state::StateFile> file) {
   Container c;

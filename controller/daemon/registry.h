@@ -45,6 +45,10 @@ struct Container {
   policy::ContainerPolicy policy;
   std::unique_ptr<state::StateFile> file;
   std::set<int> connections;  // ids of connections registered to it
+  // The grant its processes came through ("class:<c>", "alloc:<id>"), or ""
+  // for controller.socket (policy from the rules). One per container: a
+  // process arriving through another is refused while this one is in use.
+  std::string grant;
 };
 
 enum class Phase { kAwaitHello, kAwaitAttached, kAttached };
@@ -53,6 +57,7 @@ struct Connection {
   int id = -1;  // the socket fd
   pid_t pid = 0;  // peer, in the controller's PID namespace (after Hello)
   Phase phase = Phase::kAwaitHello;
+  std::string grant;  // the grant socket it connected to; "" for controller.socket
   std::string container_key;  // after Hello
   int slot = -1;              // after Attached
   uint64_t start_time = 0;    // after Attached
@@ -73,6 +78,7 @@ struct SlotRelease {
 class Registry {
  public:
   Container* FindContainer(const std::string& key);
+  const Container* FindContainer(const std::string& key) const;
   // Takes over `file`. The key must not be registered yet.
   Container& AddContainer(std::string key, policy::ContainerIdentity identity, policy::ContainerPolicy policy,
                           std::unique_ptr<state::StateFile> file);

@@ -52,6 +52,7 @@ void WritePolicySummary(const Policy& policy, std::ostream& out) {
       << "  admin_socket    " << c.admin_socket << "\n"
       << "  metrics_listen  " << (c.metrics_listen.empty() ? "(disabled)" : c.metrics_listen) << "\n"
       << "  state_dir       " << c.state_dir << "\n"
+      << "  grant_dir       " << c.grant_dir << "\n"
       << "  unshimmed       " << (c.kill_unshimmed ? "kill" : "report") << "\n";
 
   // Marking defaults tells a reader which values the file actually chose.

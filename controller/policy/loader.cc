@@ -251,16 +251,21 @@ class PolicyParser {
 
   void ParseController(const Entry& section) {
     ControllerSettings& c = policy_.controller;
-    std::optional<Entry> admin;
+    std::optional<Entry> admin, state, grants;
     ForEachEntry(section.value, section.ValueMark(), section.path,
-                 {"socket", "admin_socket", "metrics_listen", "state_dir", "unshimmed"}, diag_, [&](const Entry& e) {
+                 {"socket", "admin_socket", "metrics_listen", "state_dir", "grant_dir", "unshimmed"}, diag_,
+                 [&](const Entry& e) {
                    if (e.key == "socket") {
                      if (auto p = ReadAbsolutePath(e, kMaxSocketPath, "a Unix socket path")) c.socket = *p;
                    } else if (e.key == "admin_socket") {
                      admin = e;
                      if (auto p = ReadAbsolutePath(e, kMaxSocketPath, "a Unix socket path")) c.admin_socket = *p;
                    } else if (e.key == "state_dir") {
+                     state = e;
                      if (auto p = ReadAbsolutePath(e, PATH_MAX - 1, "a path")) c.state_dir = *p;
+                   } else if (e.key == "grant_dir") {
+                     grants = e;
+                     if (auto p = ReadAbsolutePath(e, PATH_MAX - 1, "a path")) c.grant_dir = *p;
                    } else if (e.key == "metrics_listen") {
                      if (auto text = ReadString(e, true, diag_)) {
                        if (!text->empty() && !ValidListenAddress(*text)) {
@@ -297,6 +302,19 @@ class PolicyParser {
       diag_.Error(admin ? admin->ValueMark() : section.ValueMark(),
                   "controller.admin_socket: must not be in the directory of controller.socket (" + dir(c.socket) +
                       "), which is mounted into containers");
+    }
+    // The same directory would hand a container every container's state
+    // file, or every grant (a production class socket among them).
+    auto inside = [&](const std::string& path) { return (path + "/").starts_with(dir(c.socket)); };
+    if (inside(c.state_dir)) {
+      diag_.Error(state ? state->ValueMark() : section.ValueMark(),
+                  "controller.state_dir: must not be inside the directory of controller.socket (" + dir(c.socket) +
+                      "), which is mounted into containers: their root could rewrite every container's accounting");
+    }
+    if (inside(c.grant_dir)) {
+      diag_.Error(grants ? grants->ValueMark() : section.ValueMark(),
+                  "controller.grant_dir: must not be inside the directory of controller.socket (" + dir(c.socket) +
+                      "), which is mounted into containers: they would reach every class's socket");
     }
   }
 

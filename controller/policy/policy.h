@@ -36,7 +36,13 @@ struct ControllerSettings {
   // containers, and a container's root would reach anything beside it.
   std::string admin_socket = "/run/tgs-admin/admin.sock";
   std::string metrics_listen = "127.0.0.1:9400";     // "" disables the exporter
-  std::string state_dir = "/run/tgs/state";
+  // Every container's accounting. Not in `socket`'s directory either: a
+  // container given that directory could rewrite every state file.
+  std::string state_dir = "/run/tgs-state";
+  // Grant sockets (controller/grants/): class/<class>/tgs.sock and
+  // alloc/<id>/tgs.sock; integrations mount one grant's directory into a
+  // container. Root-only, and not in `socket`'s directory.
+  std::string grant_dir = "/run/tgs-grants";
   // A process the node watch sees using a GPU without the shim is reported
   // (log, metric, tgsctl); with `unshimmed: kill` it is also killed.
   bool kill_unshimmed = false;
@@ -136,6 +142,9 @@ struct ContainerPolicy {
   uint64_t resident_limit_bytes = 0;  // oversubscribing only: device-resident cap; 0 = none
   int rule_index = -1;  // 0-based index into Policy::rules; -1 = defaults
   int rule_line = 0;    // the rule's line in the file; 0 for defaults
+  // The grant (controller/grants/grant.h) that decided this policy instead of
+  // the rules, e.g. "alloc:<id>" or "class:batch"; empty when rules did.
+  std::string granted_by;
 
   // "rule 2 (line 14)" or "default", for log lines.
   std::string MatchedBy() const;

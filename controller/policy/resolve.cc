@@ -28,6 +28,7 @@ Policy DefaultPolicy() {
 }
 
 std::string ContainerPolicy::MatchedBy() const {
+  if (!granted_by.empty()) return "grant " + granted_by;
   if (rule_index < 0) return "default";
   return "containers[" + std::to_string(rule_index) + "] (line " + std::to_string(rule_line) + ")";
 }

@@ -73,19 +73,21 @@ TEST(PolicyExamples, ProductionAndOpportunistic) {
   EXPECT_EQ(Resolve(p, {"notebook-alice", "", {}}).memory_limit_bytes, 4ull << 30);
 }
 
-TEST(PolicyExamples, KubernetesLabels) {
+TEST(PolicyExamples, KubernetesClassesForTheDevicePlugin) {
   Policy p = MustLoadExample("kubernetes.yaml");
-  EXPECT_EQ(Resolve(p, {"", "", {{"tgs.io/class", "production"}}}).kind, Kind::kProduction);
-  ContainerPolicy nightly = Resolve(p, {"", "", {{"tgs.io/class", "batch"}, {"app.kubernetes.io/part-of", "nightly"}}});
-  EXPECT_EQ(nightly.class_name, "batch");
-  EXPECT_EQ(nightly.weight, 2);
-  EXPECT_EQ(nightly.memory_limit_bytes, 16ull << 30);
-  EXPECT_EQ(Resolve(p, {"", "", {{"tgs.io/class", "batch"}}}).memory_limit_bytes, 8ull << 30);
-  ContainerPolicy unlabelled = Resolve(
+  // The plugin's default resources, and the extra class the comments mention.
+  for (const char* cls : {"production", "opportunistic", "batch"}) EXPECT_TRUE(p.classes.contains(cls)) << cls;
+  EXPECT_EQ(p.controller.grant_dir, "/run/tgs-grants");
+  ContainerPolicy batch;
+  ApplyClass(p, "batch", &batch);
+  EXPECT_EQ(batch.weight, 2);
+  EXPECT_TRUE(batch.oversubscribe);
+  EXPECT_EQ(batch.resident_limit_bytes, 12ull << 30);
+  ContainerPolicy by_hand = Resolve(
       p, {"", "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod9.slice/cri-containerd-1.scope", {}});
-  EXPECT_EQ(unlabelled.class_name, "opportunistic");
-  EXPECT_TRUE(unlabelled.oversubscribe);
-  EXPECT_NE(unlabelled.rule_index, -1);
+  EXPECT_EQ(by_hand.class_name, "opportunistic");
+  EXPECT_EQ(by_hand.memory_limit_bytes, 4ull << 30);
+  EXPECT_NE(by_hand.rule_index, -1);
 }
 
 TEST(PolicyExamples, ThreeWeightedOpportunisticContainers) {

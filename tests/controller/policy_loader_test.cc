@@ -25,7 +25,8 @@ TEST(PolicyLoader, VersionAloneYieldsEveryDefault) {
   EXPECT_EQ(p.controller.socket, "/run/tgs/tgs.sock");
   EXPECT_EQ(p.controller.admin_socket, "/run/tgs-admin/admin.sock");
   EXPECT_EQ(p.controller.metrics_listen, "127.0.0.1:9400");
-  EXPECT_EQ(p.controller.state_dir, "/run/tgs/state");
+  EXPECT_EQ(p.controller.state_dir, "/run/tgs-state");
+  EXPECT_EQ(p.controller.grant_dir, "/run/tgs-grants");
   EXPECT_EQ(p.control.interval_ms, 100);
   EXPECT_DOUBLE_EQ(p.control.production_target, 0.97);
   EXPECT_EQ(p.control.idle_release_ms, 300);
@@ -43,10 +44,11 @@ TEST(PolicyLoader, VersionAloneYieldsEveryDefault) {
 TEST(PolicyLoader, ParsesEverySection) {
   LoadResult r = Load(R"(version: 1
 controller:
-  socket: /tmp/tgs.sock
+  socket: /tmp/tgs/tgs.sock
   admin_socket: /tmp/admin/admin.sock
   metrics_listen: "[::1]:0"
   state_dir: /tmp/state
+  grant_dir: /tmp/grants
 control:
   interval_ms: 50
   production_target: 0.9
@@ -74,7 +76,8 @@ containers:
 )");
   ASSERT_TRUE(r.ok()) << testing::AllErrors(r);
   const Policy& p = *r.policy;
-  EXPECT_EQ(p.controller.socket, "/tmp/tgs.sock");
+  EXPECT_EQ(p.controller.socket, "/tmp/tgs/tgs.sock");
+  EXPECT_EQ(p.controller.grant_dir, "/tmp/grants");
   EXPECT_EQ(p.controller.metrics_listen, "[::1]:0");
   EXPECT_EQ(p.control.interval_ms, 50);
   EXPECT_DOUBLE_EQ(p.control.restart_below, 0.8);
@@ -88,9 +91,9 @@ containers:
   EXPECT_EQ(batch.weight, 4);
   EXPECT_EQ(batch.memory_limit_bytes, 512ull << 20);
   EXPECT_EQ(batch.oversubscribe, true);
-  EXPECT_EQ(batch.line, 24);
+  EXPECT_EQ(batch.line, 25);
   ASSERT_EQ(p.rules.size(), 2u);
-  EXPECT_EQ(p.rules[0].line, 26);
+  EXPECT_EQ(p.rules[0].line, 27);
   EXPECT_EQ(p.rules[0].match.id, "a");
   EXPECT_EQ(p.rules[0].match.cgroup_glob, "/x/*");
   EXPECT_EQ(p.rules[0].match.labels.at("empty"), "");
