@@ -86,6 +86,19 @@ nlohmann::json Daemon::AdminSet(const nlohmann::json& request) {
   std::optional<std::string> key = text("container");
   if (!key || key->empty()) return Error("set needs a container (tgsctl status lists them)");
   Container* c = registry_.FindContainer(*key);
+  if (c == nullptr) {
+    // namespace/pod/container, as tgsctl status shows Kubernetes containers
+    for (auto& [k, candidate] : registry_.containers()) {
+      const auto& l = candidate.identity.labels;
+      auto label = [&](const char* name) { return l.contains(name) ? l.at(name) : std::string(); };
+      if (l.contains(kPodLabel) &&
+          label(kNamespaceLabel) + "/" + label(kPodLabel) + "/" + label(kContainerNameLabel) == *key) {
+        c = &candidate;
+        key = k;
+        break;
+      }
+    }
+  }
   if (c == nullptr) return Error("no container '" + *key + "' is registered (tgsctl status lists them)");
 
   Override change;

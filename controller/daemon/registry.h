@@ -22,8 +22,9 @@
 namespace tgs::controller {
 
 // Extra facts about a container known by its cgroup: its TGS id and labels.
-// Nothing fills it yet; the Kubernetes integration will register pods'
-// cgroups here, and policy rules on `id`/`labels` then start matching.
+// Nothing fills it today (Kubernetes containers get their labels from their
+// allocation, controller/grants/); it is the seam for an integration that
+// names cgroup-keyed containers, so that rules on `id`/`labels` match them.
 class IdentityRegistry {
  public:
   void Register(const std::string& cgroup, std::string id, std::map<std::string, std::string> labels);

@@ -102,7 +102,11 @@ std::vector<MetricFamily> ToMetricFamilies(const NodeStatus& s) {
   for (const ContainerReport& r : s.containers) {
     containers[r.container] = &r;
     f.Add("tgs_container_processes", kGauge, "Processes of the container connected to the controller.",
-          {{"container", r.container}, {"class", r.class_name}, {"namespace", r.namespace_name}, {"pod", r.pod}},
+          {{"container", r.container},
+           {"class", r.class_name},
+           {"namespace", r.namespace_name},
+           {"pod", r.pod},
+           {"container_name", r.container_name}},
           r.processes);
   }
   for (const ContainerOnGpu& p : s.placements) {
@@ -113,7 +117,8 @@ std::vector<MetricFamily> ToMetricFamilies(const NodeStatus& s) {
                                        {"container", r.container},
                                        {"class", r.class_name},
                                        {"namespace", r.namespace_name},
-                                       {"pod", r.pod}};
+                                       {"pod", r.pod},
+                                       {"container_name", r.container_name}};
     auto d = [](uint64_t v) { return static_cast<double>(v); };
     f.Add("tgs_container_memory_used_bytes", kGauge, "GPU memory the container holds (all its processes).", l,
           d(p.used_bytes));

@@ -268,6 +268,12 @@ TEST_F(GrantsTest, AnAllocationNamesItsContainerAndKeepsItToItsGpus) {
   EXPECT_EQ(status.value("class", ""), "batch");
   EXPECT_NE(status.value("matched_by", "").find("grant alloc:" + id), std::string::npos) << status.dump();
 
+  // tgsctl shows and takes Kubernetes containers by their pod's names.
+  json set = Admin({{"command", "set"}, {"container", "ml/trainer-0/main"}, {"weight", 5}});
+  ASSERT_TRUE(set.value("ok", false)) << set.dump();
+  EXPECT_NE(set.value("message", "").find("alloc:" + id), std::string::npos) << set.dump();
+  ASSERT_TRUE(WaitFor([&] { return StatusOf("alloc:" + id).value("weight", 0) == 5; }, 3s));
+
   json list = Admin({{"command", "grants"}});
   ASSERT_EQ(list["grants"].size(), 1u) << list.dump();
   EXPECT_EQ(list["grants"][0]["labels"].value("pod", ""), "trainer-0");

@@ -24,6 +24,7 @@ NodeStatus Sample() {
   pod.kind = "opportunistic";
   pod.namespace_name = "ml";
   pod.pod = "trainer-0";
+  pod.container_name = "main";
   pod.oversubscribe = true;
   s.containers.push_back(pod);
   ContainerOnGpu p;
@@ -48,11 +49,11 @@ TEST(MetricFamilies, NamesFollowPrometheusConventions) {
   }
 }
 
-TEST(MetricFamilies, ContainerSeriesCarryGpuContainerClassNamespaceAndPod) {
+TEST(MetricFamilies, ContainerSeriesCarryGpuContainerClassNamespacePodAndContainerName) {
   std::string text = prometheus::TextSerializer().Serialize(ToMetricFamilies(Sample()));
   EXPECT_NE(text.find("tgs_container_memory_used_bytes{gpu=\"GPU-00000000-0000-0000-0000-000000000001\","
                       "container=\"cgroup:/kubepods.slice/x.scope\",class=\"opportunistic\",namespace=\"ml\","
-                      "pod=\"trainer-0\"} 3221225472"),
+                      "pod=\"trainer-0\",container_name=\"main\"} 3221225472"),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("tgs_container_unified_memory_host_bytes{"), std::string::npos) << text;

@@ -63,6 +63,14 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
+// A Kubernetes allocation's container by its pod's names (tgsctl set takes
+// that form too); any other by the controller's key.
+std::string DisplayName(const std::string& key, const json& r) {
+  std::string pod = r.value("pod", "");
+  if (pod.empty()) return key;
+  return r.value("namespace", "") + "/" + pod + "/" + r.value("container_name", "");
+}
+
 }  // namespace
 
 std::string StatusTable(const json& s) {
@@ -118,7 +126,7 @@ std::string StatusTable(const json& s) {
       char wait[32];
       std::snprintf(wait, sizeof wait, "%.2f s", p.value("gate_wait_seconds", 0.0) + p.value("yield_wait_seconds", 0.0));
       bool production = r.value("kind", "") == "production";
-      t.Add({key, r.value("class", "?"), std::to_string(r.value("processes", 0)),
+      t.Add({DisplayName(key, r), r.value("class", "?"), std::to_string(r.value("processes", 0)),
              Bytes(m["used_bytes"]) + " / " + limit, unified,
              production ? "-" : Rate(p.value("launch_limit_blocks_per_second", json())), wait});
     }
@@ -129,7 +137,7 @@ std::string StatusTable(const json& s) {
   for (const auto& [key, r] : containers) {
     if (on_a_gpu.count(key)) continue;
     any = true;
-    idle.Add({key, r.value("class", "?"), std::to_string(r.value("processes", 0)),
+    idle.Add({DisplayName(key, r), r.value("class", "?"), std::to_string(r.value("processes", 0)),
               r.value("memory_limit_bytes", 0ull) ? Bytes(r["memory_limit_bytes"]) : "none"});
   }
   if (any) out += "\nnot on a GPU yet\n" + idle.Render("  ");
