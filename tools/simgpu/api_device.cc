@@ -19,6 +19,15 @@ CUresult CheckDevice(CUdevice dev) {
   return ValidDevice(dev) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
 }
 
+// A device that has fallen off the bus (DeviceState::lost) still enumerates,
+// but no new context can be made on it. Contexts made before keep working:
+// what happens to work in flight on a lost GPU is not modelled.
+CUresult CheckDeviceForContext(CUdevice dev) {
+  if (CUresult rc = CheckDevice(dev); rc != CUDA_SUCCESS) return rc;
+  bool lost = CurrentSegment()->devices[dev].lost.load(std::memory_order_acquire) != 0;
+  return lost ? CUDA_ERROR_DEVICE_UNAVAILABLE : CUDA_SUCCESS;
+}
+
 int Attribute(CUdevice_attribute attr, CUdevice dev) {
   const Segment* seg = CurrentSegment();
   switch (attr) {
@@ -177,7 +186,7 @@ SIMGPU_EXPORT CUresult cuDeviceGetByPCIBusId(CUdevice* dev, const char* bus_id) 
 }
 
 SIMGPU_EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext* ctx, CUdevice dev) {
-  if (CUresult rc = CheckDevice(dev); rc != CUDA_SUCCESS) return rc;
+  if (CUresult rc = CheckDeviceForContext(dev); rc != CUDA_SUCCESS) return rc;
   if (ctx == nullptr) return CUDA_ERROR_INVALID_VALUE;
   return RetainPrimary(dev, ctx);
 }
@@ -214,7 +223,7 @@ SIMGPU_EXPORT CUresult cuDevicePrimaryCtxReset_v2(CUdevice dev) {
 SIMGPU_EXPORT CUresult cuDevicePrimaryCtxReset(CUdevice dev) { return cuDevicePrimaryCtxReset_v2(dev); }
 
 SIMGPU_EXPORT CUresult cuCtxCreate_v4(CUcontext* pctx, CUctxCreateParams* params, unsigned int flags, CUdevice dev) {
-  if (CUresult rc = CheckDevice(dev); rc != CUDA_SUCCESS) return rc;
+  if (CUresult rc = CheckDeviceForContext(dev); rc != CUDA_SUCCESS) return rc;
   if (pctx == nullptr) return CUDA_ERROR_INVALID_VALUE;
   (void)params;  // execution affinity and CIG are not modelled
   std::shared_ptr<Context> ctx;

@@ -43,10 +43,16 @@ nvmlReturn_t CopyString(const char* text, char* out, unsigned int length) {
   return NVML_SUCCESS;
 }
 
+bool Lost(int index) { return Seg()->devices[index].lost.load(std::memory_order_acquire) != 0; }
+
+// Every per-device query starts here. A device that has fallen off the bus
+// (DeviceState::lost) answers nothing but NVML_ERROR_GPU_IS_LOST, as NVIDIA's
+// NVML does after an Xid 79, until it is restored.
 #define SIMGPU_NVML_DEVICE(device, index)              \
   if (Seg() == nullptr) return NVML_ERROR_UNINITIALIZED; \
   int index = IndexOf(device);                          \
-  if (index < 0) return NVML_ERROR_INVALID_ARGUMENT
+  if (index < 0) return NVML_ERROR_INVALID_ARGUMENT;    \
+  if (Lost(index)) return NVML_ERROR_GPU_IS_LOST
 
 }  // namespace
 
@@ -77,6 +83,7 @@ SIMGPU_NVML_EXPORT const char* nvmlErrorString(nvmlReturn_t result) {
     case NVML_ERROR_NOT_FOUND: return "Not Found";
     case NVML_ERROR_INSUFFICIENT_SIZE: return "Insufficient Size";
     case NVML_ERROR_DRIVER_NOT_LOADED: return "Driver Not Loaded";
+    case NVML_ERROR_GPU_IS_LOST: return "GPU is lost";
     case NVML_ERROR_ARGUMENT_VERSION_MISMATCH: return "Argument Version Mismatch";
     default: return "Unknown Error";
   }
@@ -106,6 +113,7 @@ SIMGPU_NVML_EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index
   Segment* seg = Seg();
   if (seg == nullptr) return NVML_ERROR_UNINITIALIZED;
   if (device == nullptr || index >= static_cast<unsigned>(seg->device_count)) return NVML_ERROR_INVALID_ARGUMENT;
+  if (Lost(static_cast<int>(index))) return NVML_ERROR_GPU_IS_LOST;
   *device = &g_devices[index];
   return NVML_SUCCESS;
 }
@@ -119,6 +127,7 @@ SIMGPU_NVML_EXPORT nvmlReturn_t nvmlDeviceGetHandleByUUID(const char* uuid, nvml
   if (uuid == nullptr || device == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
   for (int i = 0; i < seg->device_count; ++i) {
     if (tgs::FormatGpuUuid(seg->devices[i].uuid) == uuid) {
+      if (Lost(i)) return NVML_ERROR_GPU_IS_LOST;
       *device = &g_devices[i];
       return NVML_SUCCESS;
     }
@@ -136,6 +145,15 @@ SIMGPU_NVML_EXPORT nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t device, unsigned
 SIMGPU_NVML_EXPORT nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char* uuid, unsigned int length) {
   SIMGPU_NVML_DEVICE(device, i);
   return CopyString(tgs::FormatGpuUuid(Seg()->devices[i].uuid).c_str(), uuid, length);
+}
+
+// The N of /dev/nvidiaN. Not in shim/nvml/nvml_abi.h: the shim does not
+// interpose it; the device plugin resolves it by name.
+SIMGPU_NVML_EXPORT nvmlReturn_t nvmlDeviceGetMinorNumber(nvmlDevice_t device, unsigned int* minor) {
+  SIMGPU_NVML_DEVICE(device, i);
+  if (minor == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
+  *minor = static_cast<unsigned>(i);
+  return NVML_SUCCESS;
 }
 
 SIMGPU_NVML_EXPORT nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t device, char* name, unsigned int length) {

@@ -27,7 +27,7 @@ inline constexpr int kMaxProcesses = 1024;
 inline constexpr int kRunRing = 4096;
 inline constexpr int kMaxManagedRanges = 8192;
 inline constexpr uint64_t kMagic = 0x7467732d73696d31ULL;  // "tgs-sim1"
-inline constexpr uint32_t kLayoutVersion = 3;  // 2: unified memory; 3: MPS
+inline constexpr uint32_t kLayoutVersion = 4;  // 2: unified memory; 3: MPS; 4: lost devices
 
 // A maximal stretch of back-to-back kernel execution, for utilisation.
 struct BusyRun {
@@ -39,6 +39,10 @@ struct DeviceState {
   uint8_t uuid[16];
   char pci_bus_id[16];  // "0000:41:00.0"
   int pci_bus;
+  // 1 while the device has "fallen off the bus" (tgs-simgpu-ctl lose): NVML
+  // answers NVML_ERROR_GPU_IS_LOST for it and new CUDA contexts on it fail,
+  // as after an Xid 79 on a real node. Cleared by `restore`.
+  std::atomic<int32_t> lost;
   // Sum over the process table; guarded by Segment::lock (read lock-free).
   std::atomic<uint64_t> used_bytes;
   // The managed part of used_bytes (sum of ManagedRange::resident on this
