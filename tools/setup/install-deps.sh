@@ -9,6 +9,7 @@ packages=(
   libyaml-cpp-dev prometheus-cpp-dev nlohmann-json3-dev prometheus gnuplot-nox
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libbpf-dev bpftool clang llvm libclang-rt-14-dev libelf-dev zlib1g-dev
+  runc
 )
 
 missing=()

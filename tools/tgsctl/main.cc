@@ -3,10 +3,11 @@
 //   tgsctl status [--json]        GPUs, containers, memory, rates
 //   tgsctl top [--interval S]     the same, refreshed
 //   tgsctl set CONTAINER [class=NAME] [memory_limit=SIZE] [weight=N] [--persist]
+//   tgsctl cdi generate [...]     the node's CDI spec (tools/tgsctl/cdi_command.h)
 //
 // It talks to the controller's admin socket (root only), found from
 // --socket, else controller.admin_socket of --config / /etc/tgs/config.yaml,
-// else /run/tgs-admin/admin.sock.
+// else /run/tgs-admin/admin.sock. `cdi` needs no controller.
 #include <unistd.h>
 
 #include <chrono>
@@ -19,6 +20,7 @@
 #include "controller/policy/loader.h"
 #include "shim/util/byte_size.h"
 #include "tools/tgsctl/admin_client.h"
+#include "tools/tgsctl/cdi_command.h"
 #include "tools/tgsctl/status_table.h"
 
 namespace {
@@ -39,15 +41,21 @@ constexpr const char* kUsage =
     "                         change a container's policy now; the controller validates it.\n"
     "                         Kept until the next policy reload, or with --persist across\n"
     "                         reloads and restarts\n"
+    "%s"
     "\n"
     "  --socket PATH          the controller's admin socket\n"
-    "  --config FILE          read controller.admin_socket from this policy file\n"
-    "                         (default /etc/tgs/config.yaml, else /run/tgs-admin/admin.sock)\n"
+    "  --config FILE          read controller.admin_socket (cdi: controller.grant_dir and the\n"
+    "                         classes) from this policy file (default /etc/tgs/config.yaml,\n"
+    "                         else /run/tgs-admin/admin.sock and /run/tgs-grants)\n"
     "\n"
-    "Exit status: 0 done, 1 the controller refused, 2 usage error, 3 controller unreachable.\n";
+    "Exit status: 0 done, 1 the controller refused (cdi: no GPU inventory or output), 2 usage\n"
+    "error, 3 controller unreachable.\n";
+
+void PrintUsage(FILE* to) { std::fprintf(to, kUsage, tgs::tgsctl::kCdiUsage); }
 
 [[noreturn]] void UsageError(const std::string& why) {
-  std::fprintf(stderr, "tgsctl: %s\n\n%s", why.c_str(), kUsage);
+  std::fprintf(stderr, "tgsctl: %s\n\n", why.c_str());
+  PrintUsage(stderr);
   std::exit(2);
 }
 
@@ -162,7 +170,7 @@ int main(int argc, char** argv) {
   size_t i = 0;
   for (; i < args.size() && args[i].rfind("--", 0) == 0; ++i) {
     if (args[i] == "--help" || args[i] == "-h") {
-      std::fputs(kUsage, stdout);
+      PrintUsage(stdout);
       return 0;
     }
     if ((args[i] == "--socket" || args[i] == "--config") && i + 1 >= args.size()) {
@@ -180,6 +188,7 @@ int main(int argc, char** argv) {
   if (i >= args.size()) UsageError("no command");
   std::string command = args[i++];
   std::vector<std::string> rest(args.begin() + static_cast<long>(i), args.end());
+  if (command == "cdi") return tgs::tgsctl::RunCdiCommand(rest, config, config_explicit);
   std::string admin = AdminSocket(socket, config, config_explicit);
   if (command == "status") {
     bool as_json = false;
@@ -207,5 +216,5 @@ int main(int argc, char** argv) {
     return Top(admin, interval, count);
   }
   if (command == "set") return Set(admin, rest);
-  UsageError("unknown command '" + command + "' (status, top, set)");
+  UsageError("unknown command '" + command + "' (status, top, set, cdi)");
 }
