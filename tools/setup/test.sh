@@ -62,7 +62,7 @@ if [[ "${TGS_SKIP_SANITIZERS:-0}" != 1 ]]; then
   for san in address thread; do
     case "$san" in address) dir="$repo/build-asan" ;; thread) dir="$repo/build-tsan" ;; esac
     targets=()
-    for t in ${TGS_SANITIZER_TARGETS:-tgs_shim_unit_tests tgs_policy_tests tgs_rate_control_tests tgs_memory_and_metrics_tests tgs_daemon_unit_tests}; do
+    for t in ${TGS_SANITIZER_TARGETS:-tgs_shim_unit_tests tgs_policy_tests tgs_rate_control_tests tgs_memory_and_metrics_tests tgs_daemon_unit_tests tgs_container_runtime_unit_tests tgs_device_plugin_unit_tests}; do
       [[ "$t" == all ]] || targets+=(--target "$t")
     done
     if step "configure $(basename "$dir") (TGS_SANITIZE=${san})" \
