@@ -9,6 +9,7 @@
 // TGS_MANIFEST_DIR=<dir> points the tests at another copy of the directory,
 // to see a check fail on a deliberately broken manifest.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -748,3 +749,99 @@ TEST(Kubectl, WorkloadsDecodeAsTypedKubernetesObjects) {
 }
 
 }  // namespace
+
+// --- install-shim, run ------------------------------------------------------------
+// FIELD-NOTES §6: replacing the shim under running containers crashes them.
+// The init container's own script is run here against a temporary "host"
+// directory, with this build's shim directory standing in for the image's
+// /usr/lib/tgs: a version is installed once, complete, and never rewritten;
+// another version goes beside it; a directory another build wrote under this
+// version stops the pod.
+
+struct InstallRun {
+  int status = -1;
+  std::string output;
+};
+
+class InstallShimTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    YAML::Node init = DaemonSetPod().Container("install-shim", /*init=*/true);
+    std::vector<std::string> command = Argv(init);
+    ASSERT_EQ(command.size(), 3u) << "install-shim is expected to be /bin/sh -c SCRIPT";
+    ASSERT_EQ(command[0], "/bin/sh");
+    ASSERT_EQ(command[1], "-c");
+    script_ = command[2];
+    // The one line that names the image's shim directory points at this build's.
+    const std::string image_src = "src=/usr/lib/tgs\n";
+    size_t at = script_.find(image_src);
+    ASSERT_NE(at, std::string::npos) << "install-shim no longer sets src=/usr/lib/tgs:\n" << script_;
+    ASSERT_EQ(script_.find(image_src, at + 1), std::string::npos);
+    script_.replace(at, image_src.size(), "src=" + std::string(TGS_BUILD_SHIM_DIR) + "\n");
+    version_ = Env(init, "TGS_VERSION");
+    char tmpl[] = "/tmp/tgs-install-shim-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  InstallRun Run(const std::string& version) {
+    CommandResult r = Shell("env -i PATH=/usr/bin:/bin TGS_VERSION=" + Quote(version) +
+                            " TGS_SHIM_ROOT=" + Quote(root_.string()) + " /bin/sh -c " + Quote(script_));
+    return {r.status, r.output};
+  }
+  static ino_t Inode(const fs::path& p) {
+    struct stat st {};
+    return stat(p.c_str(), &st) == 0 ? st.st_ino : 0;
+  }
+  static std::string Read(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+  std::string script_, version_;
+  fs::path root_;
+};
+
+TEST_F(InstallShimTest, InstallsOnceCompleteAndNeverRewritesAVersion) {
+  const fs::path src = TGS_BUILD_SHIM_DIR;
+  ASSERT_TRUE(fs::exists(src / "libtgs.so")) << "build the shim first";
+  fs::create_directories(root_ / (".install-" + version_ + ".left"));  // an install that died half-way
+
+  InstallRun first = Run(version_);
+  ASSERT_EQ(first.status, 0) << first.output;
+  EXPECT_NE(first.output.find("installed"), std::string::npos) << first.output;
+  fs::path dest = root_ / version_;
+  for (const char* f : {"libtgs.so", "libtgs-nvml.so", "ld.so.preload"}) {
+    EXPECT_EQ(Read(dest / f), Read(src / f)) << f;
+    EXPECT_EQ(fs::status(dest / f).permissions() & fs::perms::all, fs::perms(0644)) << f;
+  }
+  EXPECT_EQ(fs::status(dest).permissions() & fs::perms::all, fs::perms(0755));
+  for (const auto& e : fs::directory_iterator(root_)) {
+    EXPECT_EQ(e.path().filename().string().rfind(".install-", 0), std::string::npos) << "left over: " << e.path();
+  }
+
+  // A pod restart (or a second pod of the same version): nothing is rewritten.
+  ino_t lib = Inode(dest / "libtgs.so");
+  InstallRun again = Run(version_);
+  ASSERT_EQ(again.status, 0) << again.output;
+  EXPECT_NE(again.output.find("is this image's shim"), std::string::npos) << again.output;
+  EXPECT_EQ(Inode(dest / "libtgs.so"), lib);
+
+  // An upgrade goes beside it; what running containers loaded stays.
+  InstallRun next = Run("9.9.9");
+  ASSERT_EQ(next.status, 0) << next.output;
+  EXPECT_TRUE(fs::exists(root_ / "9.9.9" / "libtgs.so"));
+  EXPECT_EQ(Inode(dest / "libtgs.so"), lib);
+}
+
+TEST_F(InstallShimTest, AnotherBuildUnderThisVersionStopsThePod) {
+  ASSERT_EQ(Run(version_).status, 0);
+  fs::path lib = root_ / version_ / "libtgs-nvml.so";
+  { std::ofstream(lib, std::ios::app) << "another build"; }
+  std::string tampered = Read(lib);
+  InstallRun r = Run(version_);
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("differs from this image's"), std::string::npos) << r.output;
+  EXPECT_EQ(Read(lib), tampered) << "install-shim must not replace a library that containers may have loaded";
+}
