@@ -111,7 +111,7 @@ TEST(PolicyExamples, ThreeWeightedOpportunisticContainers) {
 TEST(PolicyExamples, ReadmeDocumentsEveryKeyAndDefault) {
   std::string readme = ReadFile(kConfigDir / "README.md");
   ASSERT_FALSE(readme.empty());
-  for (const char* key : {"version", "controller", "socket", "admin_socket", "metrics_listen", "state_dir", "control",
+  for (const char* key : {"version", "controller", "socket", "admin_socket", "metrics_listen", "state_dir", "grant_dir", "control",
                           "defaults", "class", "memory_limit", "classes", "kind", "weight", "oversubscribe",
                           "containers", "match", "id", "cgroup", "labels", "resident_limit", "unshimmed"}) {
     EXPECT_NE(readme.find("`" + std::string(key) + "`"), std::string::npos) << key;
